@@ -1,0 +1,38 @@
+//! The `eventlake` command line: the library behind the thin `main.rs`.
+#![warn(missing_docs)]
+
+pub mod invoke;
+
+use std::path::PathBuf;
+
+/// Everything a command can fail with. Each message is one readable line.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// An input file could not be read.
+    #[error("cannot read {path}: {source}")]
+    ReadInput {
+        /// The file (`-` for stdin).
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The Firehose invocation could not be handled.
+    #[error("{0}")]
+    Invocation(#[from] eventlake_transform::InvocationError),
+    /// Output could not be written.
+    #[error("cannot write output: {0}")]
+    WriteOutput(#[from] std::io::Error),
+}
+
+/// Reads a whole file, or stdin when `path` is `None` or `-`.
+pub fn read_input(path: Option<&std::path::Path>) -> Result<String, CliError> {
+    use std::io::Read;
+    let shown = path.map_or_else(|| PathBuf::from("-"), PathBuf::from);
+    let mut text = String::new();
+    let result = match path {
+        Some(p) if p.as_os_str() != "-" => std::fs::File::open(p).and_then(|mut f| f.read_to_string(&mut text)),
+        _ => std::io::stdin().read_to_string(&mut text),
+    };
+    result.map_err(|source| CliError::ReadInput { path: shown, source })?;
+    Ok(text)
+}

@@ -1,0 +1,590 @@
+//! The eventlake Glue table: `glue-schema/table.json`, embedded, parsed and validated.
+//!
+//! `table.json` is the single source of truth for the lake's columns, partition keys and
+//! partition projection. The transform's tests check every `Ok` record against it, the CDK
+//! stack builds the Glue table from it, and the local lake writes Parquet with its columns.
+#![warn(missing_docs)]
+
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+/// The text of `glue-schema/table.json`, as compiled into this crate.
+pub const TABLE_JSON: &str = include_str!("../table.json");
+
+/// Everything that can be wrong with a table definition.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    /// The text is not JSON of the expected shape.
+    #[error("table definition is not valid: {0}")]
+    Parse(#[from] serde_json::Error),
+    /// A column or partition key name is not a lower-case Hive identifier.
+    #[error("`{name}` is not a valid column name: use lower-case letters, digits and `_`, starting with a letter or `_`, at most 255 characters")]
+    InvalidName {
+        /// The offending name.
+        name: String,
+    },
+    /// Two columns (data or partition) share a name.
+    #[error("column `{name}` is defined twice")]
+    DuplicateColumn {
+        /// The repeated name.
+        name: String,
+    },
+    /// A type string is not a Hive type this project supports.
+    #[error("column `{column}` has type `{ty}`, which is not a supported Hive type")]
+    UnsupportedType {
+        /// The column.
+        column: String,
+        /// The type as written.
+        ty: String,
+    },
+    /// A partition key is not of type `string`.
+    #[error("partition key `{name}` must be of type string (it is a path segment), found `{ty}`")]
+    PartitionKeyNotString {
+        /// The partition key.
+        name: String,
+        /// Its declared type.
+        ty: String,
+    },
+    /// The projection settings do not match the partition keys.
+    #[error("partition projection is inconsistent: {0}")]
+    Projection(String),
+}
+
+/// A Hive column type that Firehose's Parquet conversion and Athena both understand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HiveType {
+    /// `string`
+    String,
+    /// `bigint` (64-bit signed)
+    BigInt,
+    /// `int` (32-bit signed)
+    Int,
+    /// `smallint` (16-bit signed)
+    SmallInt,
+    /// `tinyint` (8-bit signed)
+    TinyInt,
+    /// `double`
+    Double,
+    /// `float`
+    Float,
+    /// `boolean`
+    Boolean,
+    /// `timestamp`
+    Timestamp,
+    /// `date`
+    Date,
+    /// `decimal(precision,scale)`
+    Decimal {
+        /// Total digits, 1..=38.
+        precision: u8,
+        /// Digits after the point, 0..=precision.
+        scale: u8,
+    },
+}
+
+impl HiveType {
+    /// Parses a Hive type name such as `bigint` or `decimal(10,2)` (case-insensitive).
+    pub fn parse(text: &str) -> Option<HiveType> {
+        let t = text.trim().to_ascii_lowercase();
+        Some(match t.as_str() {
+            "string" => HiveType::String,
+            "bigint" => HiveType::BigInt,
+            "int" | "integer" => HiveType::Int,
+            "smallint" => HiveType::SmallInt,
+            "tinyint" => HiveType::TinyInt,
+            "double" => HiveType::Double,
+            "float" => HiveType::Float,
+            "boolean" => HiveType::Boolean,
+            "timestamp" => HiveType::Timestamp,
+            "date" => HiveType::Date,
+            _ => {
+                let inner = t.strip_prefix("decimal(")?.strip_suffix(')')?;
+                let (p, s) = inner.split_once(',')?;
+                let precision: u8 = p.trim().parse().ok()?;
+                let scale: u8 = s.trim().parse().ok()?;
+                if !(1..=38).contains(&precision) || scale > precision {
+                    return None;
+                }
+                HiveType::Decimal { precision, scale }
+            }
+        })
+    }
+
+    /// The canonical Hive spelling, as Glue and Athena print it.
+    pub fn name(&self) -> String {
+        match self {
+            HiveType::String => "string".into(),
+            HiveType::BigInt => "bigint".into(),
+            HiveType::Int => "int".into(),
+            HiveType::SmallInt => "smallint".into(),
+            HiveType::TinyInt => "tinyint".into(),
+            HiveType::Double => "double".into(),
+            HiveType::Float => "float".into(),
+            HiveType::Boolean => "boolean".into(),
+            HiveType::Timestamp => "timestamp".into(),
+            HiveType::Date => "date".into(),
+            HiveType::Decimal { precision, scale } => format!("decimal({precision},{scale})"),
+        }
+    }
+
+    /// Whether a JSON value converts to this type without loss under the rules of the
+    /// OpenX JSON deserializer as eventlake uses it (`null` fits every type).
+    ///
+    /// Strings are accepted for numeric and boolean types only when they hold exactly such a
+    /// value; the transform never relies on that leniency, the check exists for the local lake.
+    pub fn accepts(&self, value: &serde_json::Value) -> bool {
+        use serde_json::Value;
+        match (self, value) {
+            (_, Value::Null) => true,
+            (HiveType::String, Value::String(_)) => true,
+            (HiveType::BigInt, Value::Number(n)) => n.as_i64().is_some(),
+            (HiveType::Int, Value::Number(n)) => n.as_i64().is_some_and(|v| i32::try_from(v).is_ok()),
+            (HiveType::SmallInt, Value::Number(n)) => n.as_i64().is_some_and(|v| i16::try_from(v).is_ok()),
+            (HiveType::TinyInt, Value::Number(n)) => n.as_i64().is_some_and(|v| i8::try_from(v).is_ok()),
+            (HiveType::Double | HiveType::Float | HiveType::Decimal { .. }, Value::Number(_)) => true,
+            (HiveType::Boolean, Value::Bool(_)) => true,
+            (HiveType::Timestamp, Value::String(s)) => is_openx_timestamp(s),
+            (HiveType::Timestamp, Value::Number(n)) => n.as_i64().is_some(),
+            (HiveType::Date, Value::String(s)) => is_date(s),
+            _ => false,
+        }
+    }
+}
+
+/// Whether `s` is a timestamp text that Firehose's OpenX JSON deserializer reads as a
+/// `timestamp` in UTC: `yyyy-MM-ddTHH:mm:ss[.fraction]Z` (ISO 8601 with a literal `Z`) or
+/// `yyyy-MM-dd HH:mm:ss[.fraction]` (`java.sql.Timestamp`). Offsets such as `+00:00` are not
+/// accepted. The calendar date and time of day must be real.
+pub fn is_openx_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() < 19 || !is_date(&s[..10]) || !(b[10] == b'T' || b[10] == b' ') {
+        return false;
+    }
+    let time = &b[11..19];
+    let digits = |r: &[u8]| r.iter().all(u8::is_ascii_digit);
+    if !(digits(&time[0..2]) && time[2] == b':' && digits(&time[3..5]) && time[5] == b':' && digits(&time[6..8])) {
+        return false;
+    }
+    let num = |r: &[u8]| u32::from(r[0] - b'0') * 10 + u32::from(r[1] - b'0');
+    if num(&time[0..2]) > 23 || num(&time[3..5]) > 59 || num(&time[6..8]) > 59 {
+        return false;
+    }
+    let mut rest = &b[19..];
+    if let Some(frac) = rest.strip_prefix(b".") {
+        let n = frac.iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 || n > 9 {
+            return false;
+        }
+        rest = &frac[n..];
+    }
+    match rest {
+        b"Z" => b[10] == b'T',
+        b"" => b[10] == b' ',
+        _ => false,
+    }
+}
+
+/// Whether `s` is a real calendar date written `yyyy-MM-dd`.
+pub fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return false;
+    }
+    let (y, m, d) = (&s[0..4], &s[5..7], &s[8..10]);
+    if ![y, m, d].iter().all(|p| p.bytes().all(|c| c.is_ascii_digit())) {
+        return false;
+    }
+    let (y, m, d): (i32, u32, u32) = (y.parse().unwrap_or(0), m.parse().unwrap_or(0), d.parse().unwrap_or(0));
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&d)
+}
+
+/// One column of the table (data column or partition key).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct Column {
+    /// Lower-case Hive identifier.
+    pub name: String,
+    /// Hive type as written in `table.json`.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// Human description, shown in Glue and Athena.
+    #[serde(default)]
+    pub comment: String,
+}
+
+impl Column {
+    /// The parsed type; `validate` guarantees it is `Some` for a loaded table.
+    pub fn hive_type(&self) -> HiveType {
+        HiveType::parse(&self.type_name).unwrap_or(HiveType::String)
+    }
+}
+
+/// Partition projection of `event_type`: the known event types.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct EnumProjection {
+    /// Always `enum`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The projected values.
+    pub values: Vec<String>,
+}
+
+/// Partition projection of `created_date`: a date range.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct DateProjection {
+    /// Always `date`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Java date format of the partition value, `yyyy-MM-dd`.
+    pub format: String,
+    /// Athena's `projection.<key>.range`, e.g. `2020-01-01,NOW+1DAYS`.
+    pub range: String,
+    /// Step between partitions.
+    pub interval: u32,
+    /// Unit of `interval`, e.g. `DAYS`.
+    pub interval_unit: String,
+}
+
+/// Partition projection settings, one entry per partition key.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct Projection {
+    /// Projection of `event_type`.
+    pub event_type: EnumProjection,
+    /// Projection of `created_date`.
+    pub created_date: DateProjection,
+}
+
+/// Where and how the table's files are stored.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Storage {
+    /// Prefix of the event files below the lake root, e.g. `events/`.
+    pub events_prefix: String,
+    /// `storage.location.template` relative to the lake root.
+    pub location_template: String,
+    /// Hive input format class.
+    pub input_format: String,
+    /// Hive output format class.
+    pub output_format: String,
+    /// Hive SerDe class.
+    pub serialization_library: String,
+    /// Parquet compression codec.
+    pub compression: String,
+}
+
+/// The Glue table definition.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Table {
+    /// Glue database name.
+    pub database: String,
+    /// Table name.
+    pub name: String,
+    /// Table description.
+    pub description: String,
+    /// Data columns, in file order.
+    pub columns: Vec<Column>,
+    /// Partition keys, in path order.
+    pub partition_keys: Vec<Column>,
+    /// Partition projection settings.
+    pub projection: Projection,
+    /// Storage settings.
+    pub storage: Storage,
+}
+
+impl Table {
+    /// Parses and validates a table definition.
+    pub fn from_json(text: &str) -> Result<Table, SchemaError> {
+        let table: Table = serde_json::from_str(text)?;
+        table.validate()?;
+        Ok(table)
+    }
+
+    /// The embedded `glue-schema/table.json`. Its validity is checked by this crate's tests,
+    /// so this never fails in a tested build.
+    pub fn embedded() -> &'static Table {
+        static TABLE: OnceLock<Table> = OnceLock::new();
+        TABLE.get_or_init(|| match Table::from_json(TABLE_JSON) {
+            Ok(t) => t,
+            Err(e) => panic!("glue-schema/table.json is invalid: {e}"),
+        })
+    }
+
+    /// Checks names, types and projection settings.
+    pub fn validate(&self) -> Result<(), SchemaError> {
+        let mut seen = BTreeSet::new();
+        for col in self.columns.iter().chain(&self.partition_keys) {
+            if !is_hive_identifier(&col.name) {
+                return Err(SchemaError::InvalidName { name: col.name.clone() });
+            }
+            if !seen.insert(col.name.as_str()) {
+                return Err(SchemaError::DuplicateColumn { name: col.name.clone() });
+            }
+            if HiveType::parse(&col.type_name).is_none() {
+                return Err(SchemaError::UnsupportedType {
+                    column: col.name.clone(),
+                    ty: col.type_name.clone(),
+                });
+            }
+        }
+        for key in &self.partition_keys {
+            if HiveType::parse(&key.type_name) != Some(HiveType::String) {
+                return Err(SchemaError::PartitionKeyNotString {
+                    name: key.name.clone(),
+                    ty: key.type_name.clone(),
+                });
+            }
+        }
+        let names: Vec<&str> = self.partition_keys.iter().map(|k| k.name.as_str()).collect();
+        if names != ["event_type", "created_date"] {
+            return Err(SchemaError::Projection(format!(
+                "partition keys must be [event_type, created_date] to match the projection, found {names:?}"
+            )));
+        }
+        let p = &self.projection;
+        if p.event_type.kind != "enum" || p.event_type.values.is_empty() {
+            return Err(SchemaError::Projection(
+                "event_type must be an enum projection with at least one value".into(),
+            ));
+        }
+        if let Some(bad) = p.event_type.values.iter().find(|v| !is_event_type(v)) {
+            return Err(SchemaError::Projection(format!(
+                "event_type value `{bad}` does not match ^[a-z0-9][a-z0-9_-]{{0,63}}$"
+            )));
+        }
+        if p.created_date.kind != "date" || p.created_date.format != "yyyy-MM-dd" {
+            return Err(SchemaError::Projection(
+                "created_date must be a date projection with format yyyy-MM-dd".into(),
+            ));
+        }
+        let expected_template = format!(
+            "{}{}",
+            self.storage.events_prefix,
+            names.iter().map(|n| format!("{n}=${{{n}}}/")).collect::<String>()
+        );
+        if self.storage.location_template != expected_template {
+            return Err(SchemaError::Projection(format!(
+                "locationTemplate must be `{expected_template}`, found `{}`",
+                self.storage.location_template
+            )));
+        }
+        Ok(())
+    }
+
+    /// Looks up a data column or partition key by name.
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().chain(&self.partition_keys).find(|c| c.name == name)
+    }
+
+    /// Names of the partition keys, in path order.
+    pub fn partition_key_names(&self) -> Vec<&str> {
+        self.partition_keys.iter().map(|c| c.name.as_str()).collect()
+    }
+
+    /// Checks one JSON record (as Firehose's format conversion sees it) against the table:
+    /// every key must be a column or partition key, and every value must fit its column type.
+    /// Returns the first problem found.
+    pub fn check_record(&self, record: &serde_json::Value) -> Result<(), RecordMismatch> {
+        let obj = record.as_object().ok_or(RecordMismatch::NotAnObject)?;
+        for (key, value) in obj {
+            let col = self
+                .column(key)
+                .ok_or_else(|| RecordMismatch::UnknownKey { key: key.clone() })?;
+            let ty = col.hive_type();
+            if !ty.accepts(value) {
+                return Err(RecordMismatch::TypeMismatch {
+                    key: key.clone(),
+                    expected: ty.name(),
+                    value: value.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why a JSON record does not fit the table.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordMismatch {
+    /// The record is not a JSON object.
+    #[error("record is not a JSON object")]
+    NotAnObject,
+    /// A key names no column.
+    #[error("key `{key}` is not a column of the table")]
+    UnknownKey {
+        /// The key.
+        key: String,
+    },
+    /// A value does not convert to its column type.
+    #[error("value {value} of `{key}` does not fit type {expected}")]
+    TypeMismatch {
+        /// The key.
+        key: String,
+        /// The column type.
+        expected: String,
+        /// The value, as JSON text.
+        value: String,
+    },
+}
+
+/// Whether `name` is a lower-case Hive identifier (`^[a-z_][a-z0-9_]{0,254}$`).
+pub fn is_hive_identifier(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= 255
+        && (b[0].is_ascii_lowercase() || b[0] == b'_')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
+}
+
+/// Whether `s` is a valid `event_type`: `^[a-z0-9][a-z0-9_-]{0,63}$` (it becomes an S3 path
+/// segment and a partition value).
+pub fn is_event_type(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 64
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_table_is_valid_and_matches_the_contract() {
+        let t = Table::from_json(TABLE_JSON).expect("valid");
+        let cols: Vec<(&str, String)> = t
+            .columns
+            .iter()
+            .map(|c| (c.name.as_str(), c.hive_type().name()))
+            .collect();
+        assert_eq!(
+            cols,
+            vec![
+                ("event_uuid", "string".to_string()),
+                ("event_name", "string".into()),
+                ("created_at", "bigint".into()),
+                ("created_datetime", "timestamp".into()),
+                ("event_subtype", "string".into()),
+                ("payload", "string".into()),
+            ]
+        );
+        assert_eq!(t.partition_key_names(), ["event_type", "created_date"]);
+    }
+
+    #[test]
+    fn rejects_bad_definitions() {
+        let bad_name = TABLE_JSON.replacen("\"payload\"", "\"Payload\"", 1);
+        assert!(matches!(
+            Table::from_json(&bad_name),
+            Err(SchemaError::InvalidName { .. })
+        ));
+        let dup = TABLE_JSON.replacen("\"event_name\"", "\"event_uuid\"", 1);
+        assert!(matches!(
+            Table::from_json(&dup),
+            Err(SchemaError::DuplicateColumn { .. })
+        ));
+        let bad_type = TABLE_JSON.replacen("\"bigint\"", "\"long\"", 1);
+        assert!(matches!(
+            Table::from_json(&bad_type),
+            Err(SchemaError::UnsupportedType { .. })
+        ));
+        let bad_enum = TABLE_JSON.replacen("\"account\"", "\"Account\"", 1);
+        assert!(matches!(Table::from_json(&bad_enum), Err(SchemaError::Projection(_))));
+        assert!(matches!(Table::from_json("{"), Err(SchemaError::Parse(_))));
+    }
+
+    #[test]
+    fn hive_types_parse_and_print() {
+        for name in [
+            "string",
+            "bigint",
+            "int",
+            "smallint",
+            "tinyint",
+            "double",
+            "float",
+            "boolean",
+            "timestamp",
+            "date",
+            "decimal(10,2)",
+        ] {
+            assert_eq!(HiveType::parse(name).map(|t| t.name()).as_deref(), Some(name));
+        }
+        assert_eq!(HiveType::parse("decimal(39,2)"), None);
+        assert_eq!(HiveType::parse("decimal(5,6)"), None);
+        assert_eq!(HiveType::parse("varchar"), None);
+    }
+
+    #[test]
+    fn openx_timestamps() {
+        for ok in [
+            "2024-03-17T10:15:00Z",
+            "2024-02-29T23:59:59.123Z",
+            "2024-03-17 10:15:00",
+            "1970-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+        ] {
+            assert!(is_openx_timestamp(ok), "{ok}");
+        }
+        for bad in [
+            "2024-03-17T10:15:00+00:00",
+            "2024-03-17T10:15:00",
+            "2024-03-17 10:15:00Z",
+            "2023-02-29T00:00:00Z",
+            "2024-03-17T24:00:00Z",
+            "2024-03-17T10:15:00.Z",
+            "2024-3-17T10:15:00Z",
+            "",
+        ] {
+            assert!(!is_openx_timestamp(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn check_record_reports_the_first_problem() {
+        let t = Table::embedded();
+        let ok = serde_json::json!({"event_uuid":"x","created_at":1,"created_datetime":"2024-03-17T10:15:00Z","event_type":"a","created_date":"2024-03-17","event_subtype":null});
+        assert_eq!(t.check_record(&ok), Ok(()));
+        let unknown = serde_json::json!({"colour":"red"});
+        assert!(matches!(
+            t.check_record(&unknown),
+            Err(RecordMismatch::UnknownKey { .. })
+        ));
+        let wrong = serde_json::json!({"created_at":"1"});
+        assert!(matches!(
+            t.check_record(&wrong),
+            Err(RecordMismatch::TypeMismatch { .. })
+        ));
+        let frac = serde_json::json!({"created_at":1.5});
+        assert!(matches!(
+            t.check_record(&frac),
+            Err(RecordMismatch::TypeMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn identifiers_and_event_types() {
+        assert!(is_hive_identifier("created_at"));
+        assert!(is_hive_identifier("_x1"));
+        assert!(!is_hive_identifier("1x"));
+        assert!(!is_hive_identifier("Name"));
+        assert!(is_event_type("payment"));
+        assert!(is_event_type("3d-secure_v2"));
+        assert!(!is_event_type("-x"));
+        assert!(!is_event_type(&"a".repeat(65)));
+        assert!(is_event_type(&"a".repeat(64)));
+    }
+}

@@ -1,0 +1,458 @@
+//! The record contract: one event in, one enriched record out.
+//!
+//! [`Enricher::enrich`] validates an event and writes the `Ok` record data:
+//! `{"event_uuid":…,"event_name":…,"created_at":…,"created_datetime":"…Z","event_type":…,
+//! "event_subtype":…,"payload":"{…}"}` and a newline, where `payload` holds every other
+//! top-level member byte-for-byte.
+
+use chrono::{DateTime, Datelike, Timelike};
+
+use crate::error::{Excerpt, Quoted, RangeHint, RecordError, RequiredField, MAX_CREATED_AT};
+use crate::json::{self, Member, ObjectScanError, StrSpan, ValueKind};
+
+/// The identity of an event for duplicate detection: (`event_uuid`, `created_at`).
+/// The UUID is compared as a number, so upper- and lower-case spellings are the same event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EventKey {
+    /// `event_uuid` as a 128-bit number.
+    pub uuid: u128,
+    /// `created_at`, Unix seconds.
+    pub created_at: u64,
+}
+
+/// The dynamic-partitioning keys of an `Ok` record (`metadata.partitionKeys`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PartitionKeys {
+    /// First segment of `event_name`.
+    pub event_type: String,
+    /// UTC date of `created_at`, `YYYY-MM-DD`.
+    pub created_date: String,
+}
+
+/// What enrichment learned about a valid event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventInfo {
+    /// Duplicate-detection key.
+    pub key: EventKey,
+    /// Partition keys for Firehose.
+    pub partition_keys: PartitionKeys,
+}
+
+/// Reusable enrichment state (scratch buffers), one per batch or thread.
+#[derive(Debug, Default)]
+pub struct Enricher {
+    members: Vec<Member>,
+}
+
+/// Where the required fields stand in the input.
+#[derive(Default)]
+struct Required {
+    uuid: Option<Member>,
+    name: Option<Member>,
+    created_at: Option<Member>,
+}
+
+impl Enricher {
+    /// Creates an enricher with empty scratch space.
+    pub fn new() -> Enricher {
+        Enricher::default()
+    }
+
+    /// Validates one event (`data`, the record's decoded bytes) and appends its `Ok` record
+    /// data to `out`. On error nothing useful is left in `out` beyond its previous length.
+    pub fn enrich(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<EventInfo, RecordError> {
+        let text = std::str::from_utf8(data).map_err(|e| RecordError::NotUtf8 {
+            offset: e.valid_up_to(),
+        })?;
+        if text.bytes().all(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t')) {
+            return Err(RecordError::Empty);
+        }
+        self.members.clear();
+        let mut req = Required::default();
+        let members = &mut self.members;
+        json::scan_object(text, |m| {
+            let field = match required_field(text, m.key) {
+                Some(f) => f,
+                None => {
+                    members.push(m);
+                    return Ok(());
+                }
+            };
+            let slot = match field {
+                RequiredField::EventUuid => &mut req.uuid,
+                RequiredField::EventName => &mut req.name,
+                RequiredField::CreatedAt => &mut req.created_at,
+            };
+            if slot.replace(m).is_some() {
+                return Err(RecordError::DuplicateField(field));
+            }
+            Ok(())
+        })
+        .map_err(|e| match e {
+            ObjectScanError::Json(e) => RecordError::Json(e),
+            ObjectScanError::Member(e) => e,
+        })?;
+
+        let uuid_m = req.uuid.ok_or(RecordError::MissingField(RequiredField::EventUuid))?;
+        let name_m = req.name.ok_or(RecordError::MissingField(RequiredField::EventName))?;
+        let created_m = req
+            .created_at
+            .ok_or(RecordError::MissingField(RequiredField::CreatedAt))?;
+
+        let uuid_text = string_value(text, &uuid_m, RequiredField::EventUuid)?;
+        let uuid = parse_uuid(&uuid_text).ok_or_else(|| RecordError::InvalidUuid(Quoted::new(&uuid_text)))?;
+        let name = string_value(text, &name_m, RequiredField::EventName)?;
+        let mut segments = name.split(':');
+        if name.split(':').any(str::is_empty) {
+            return Err(RecordError::EmptySegment(Quoted::new(&name)));
+        }
+        let event_type = segments.next().unwrap_or_default();
+        if !eventlake_glue_schema::is_event_type(event_type) {
+            return Err(RecordError::InvalidEventType(Quoted::new(event_type)));
+        }
+        let event_subtype = segments.next();
+        let created_at = parse_created_at(text, &created_m)?;
+        let (datetime, date) = utc_datetime(created_at);
+
+        // Write the record. Values with no escapes are copied as written; otherwise the
+        // decoded value is written in canonical JSON form.
+        let raw = |m: &Member| &text.as_bytes()[m.value_start..m.value_end];
+        out.reserve(text.len() + text.len() / 8 + 160);
+        out.extend_from_slice(b"{\"event_uuid\":");
+        write_value(out, text, &uuid_m, &uuid_text);
+        out.extend_from_slice(b",\"event_name\":");
+        write_value(out, text, &name_m, &name);
+        out.extend_from_slice(b",\"created_at\":");
+        out.extend_from_slice(itoa_u64(created_at, &mut [0u8; 20]));
+        out.extend_from_slice(b",\"created_datetime\":\"");
+        out.extend_from_slice(&datetime);
+        out.extend_from_slice(b"\",\"event_type\":\"");
+        out.extend_from_slice(event_type.as_bytes());
+        out.extend_from_slice(b"\",\"event_subtype\":");
+        match event_subtype {
+            Some(s) => json::write_string(out, s),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"payload\":\"{");
+        for (i, m) in self.members.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            json::escape_into(out, &text.as_bytes()[m.key.start..m.key.end]);
+            out.push(b':');
+            json::escape_into(out, raw(m));
+        }
+        out.extend_from_slice(b"}\"}\n");
+
+        Ok(EventInfo {
+            key: EventKey { uuid, created_at },
+            partition_keys: PartitionKeys {
+                event_type: event_type.to_string(),
+                // The date is ASCII digits and dashes.
+                created_date: String::from_utf8_lossy(&date).into_owned(),
+            },
+        })
+    }
+}
+
+/// Validates one event and returns its `Ok` record data and facts; a convenience over
+/// [`Enricher::enrich`] for one-off use.
+pub fn enrich(data: &[u8]) -> Result<(Vec<u8>, EventInfo), RecordError> {
+    let mut out = Vec::with_capacity(data.len() + 192);
+    let info = Enricher::new().enrich(data, &mut out)?;
+    Ok((out, info))
+}
+
+/// The partition keys Firehose uses for an event: `event_type` and the UTC `created_date`.
+pub fn partition_keys(event_type: &str, created_at: u64) -> PartitionKeys {
+    let (_, date) = utc_datetime(created_at);
+    PartitionKeys {
+        event_type: event_type.to_string(),
+        created_date: String::from_utf8_lossy(&date).into_owned(),
+    }
+}
+
+fn required_field(text: &str, key: StrSpan) -> Option<RequiredField> {
+    let token = &text[key.start..key.end];
+    let name = if key.escaped {
+        std::borrow::Cow::Owned(json::decode_string(token))
+    } else {
+        token[1..token.len() - 1].into()
+    };
+    match name.as_ref() {
+        "event_uuid" => Some(RequiredField::EventUuid),
+        "event_name" => Some(RequiredField::EventName),
+        "created_at" => Some(RequiredField::CreatedAt),
+        _ => None,
+    }
+}
+
+/// Writes a string value: as written when it has no escapes, else its decoded value.
+fn write_value(out: &mut Vec<u8>, text: &str, m: &Member, decoded: &str) {
+    if is_escaped(text, m) {
+        json::write_string(out, decoded);
+    } else {
+        out.extend_from_slice(&text.as_bytes()[m.value_start..m.value_end]);
+    }
+}
+
+fn is_escaped(text: &str, m: &Member) -> bool {
+    text.as_bytes()[m.value_start..m.value_end].contains(&b'\\')
+}
+
+fn string_value<'t>(text: &'t str, m: &Member, field: RequiredField) -> Result<std::borrow::Cow<'t, str>, RecordError> {
+    if m.kind != ValueKind::String {
+        return Err(RecordError::WrongType {
+            field,
+            expected: "string",
+            found: m.kind,
+        });
+    }
+    let token = &text[m.value_start..m.value_end];
+    Ok(if is_escaped(text, m) {
+        json::decode_string(token).into()
+    } else {
+        token[1..token.len() - 1].into()
+    })
+}
+
+/// Parses canonical UUID text (8-4-4-4-12 hex digits, any case, any version).
+pub fn parse_uuid(s: &str) -> Option<u128> {
+    let b = s.as_bytes();
+    if b.len() != 36 {
+        return None;
+    }
+    let mut v: u128 = 0;
+    for (i, &c) in b.iter().enumerate() {
+        if matches!(i, 8 | 13 | 18 | 23) {
+            if c != b'-' {
+                return None;
+            }
+            continue;
+        }
+        let d = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            b'A'..=b'F' => c - b'A' + 10,
+            _ => return None,
+        };
+        v = v << 4 | u128::from(d);
+    }
+    Some(v)
+}
+
+fn parse_created_at(text: &str, m: &Member) -> Result<u64, RecordError> {
+    let field = RequiredField::CreatedAt;
+    if m.kind != ValueKind::Number {
+        return Err(RecordError::WrongType {
+            field,
+            expected: "integer (Unix seconds)",
+            found: m.kind,
+        });
+    }
+    let raw = &text[m.value_start..m.value_end];
+    if m.non_integer {
+        return Err(RecordError::CreatedAtNotInteger(Excerpt::new(raw)));
+    }
+    let (negative, digits) = match raw.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, raw),
+    };
+    let out_of_range = |hint| RecordError::CreatedAtOutOfRange {
+        value: Excerpt::new(raw),
+        hint,
+    };
+    if negative && digits != "0" {
+        return Err(out_of_range(RangeHint::Negative));
+    }
+    let hint = match digits.len() {
+        13..=15 => RangeHint::Milliseconds,
+        16..=18 => RangeHint::Microseconds,
+        n if n >= 19 => RangeHint::Nanoseconds,
+        _ => RangeHint::TooLate,
+    };
+    match digits.parse::<u64>() {
+        Ok(v) if v <= MAX_CREATED_AT => Ok(v),
+        _ => Err(out_of_range(hint)),
+    }
+}
+
+/// `created_at` as `YYYY-MM-DDTHH:MM:SSZ` and `YYYY-MM-DD` (UTC). `secs` must be at most
+/// [`MAX_CREATED_AT`].
+pub fn utc_datetime(secs: u64) -> ([u8; 20], [u8; 10]) {
+    let dt = i64::try_from(secs)
+        .ok()
+        .and_then(|s| DateTime::from_timestamp(s, 0))
+        .unwrap_or_default();
+    let mut t = *b"0000-00-00T00:00:00Z";
+    let put = |buf: &mut [u8], at: usize, width: usize, mut v: u32| {
+        for i in (0..width).rev() {
+            buf[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(&mut t, 0, 4, dt.year().unsigned_abs());
+    put(&mut t, 5, 2, dt.month());
+    put(&mut t, 8, 2, dt.day());
+    put(&mut t, 11, 2, dt.hour());
+    put(&mut t, 14, 2, dt.minute());
+    put(&mut t, 17, 2, dt.second());
+    let mut d = [0u8; 10];
+    d.copy_from_slice(&t[..10]);
+    (t, d)
+}
+
+fn itoa_u64(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(input: &str) -> (String, EventInfo) {
+        let (out, info) = enrich(input.as_bytes()).unwrap_or_else(|e| panic!("{input}: {e}"));
+        (String::from_utf8(out).unwrap(), info)
+    }
+
+    fn err(input: &str) -> String {
+        enrich(input.as_bytes()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn enriches_the_contract_example() {
+        let (out, info) = ok(
+            r#"{"event_uuid":"0f8fad5b-d9cb-469f-a165-70867728950e","event_name":"payment:order:completed","created_at":1710670500,"amount":12.50,"tags":["a", "b"]}"#,
+        );
+        assert_eq!(
+            out,
+            "{\"event_uuid\":\"0f8fad5b-d9cb-469f-a165-70867728950e\",\"event_name\":\"payment:order:completed\",\"created_at\":1710670500,\"created_datetime\":\"2024-03-17T10:15:00Z\",\"event_type\":\"payment\",\"event_subtype\":\"order\",\"payload\":\"{\\\"amount\\\":12.50,\\\"tags\\\":[\\\"a\\\", \\\"b\\\"]}\"}\n"
+        );
+        assert_eq!(
+            info.partition_keys,
+            PartitionKeys {
+                event_type: "payment".into(),
+                created_date: "2024-03-17".into()
+            }
+        );
+    }
+
+    #[test]
+    fn single_segment_name_has_null_subtype_and_empty_payload() {
+        let (out, _) =
+            ok(r#"{"event_name":"heartbeat","created_at":0,"event_uuid":"0F8FAD5B-D9CB-469F-A165-70867728950E"}"#);
+        assert!(out.contains("\"event_subtype\":null,\"payload\":\"{}\""), "{out}");
+        assert!(out.contains("\"created_datetime\":\"1970-01-01T00:00:00Z\""), "{out}");
+    }
+
+    #[test]
+    fn derived_names_in_the_input_go_to_payload() {
+        let (out, _) = ok(
+            r#"{"event_type":"spoof","event_uuid":"0f8fad5b-d9cb-469f-a165-70867728950e","payload":{"x":1},"event_name":"a:b","created_at":1}"#,
+        );
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["event_type"], "a");
+        assert_eq!(v["payload"], r#"{"event_type":"spoof","payload":{"x":1}}"#);
+    }
+
+    #[test]
+    fn created_at_rules_and_hints() {
+        let base = |v: &str| {
+            format!(r#"{{"event_uuid":"0f8fad5b-d9cb-469f-a165-70867728950e","event_name":"a","created_at":{v}}}"#)
+        };
+        assert_eq!(
+            err(&base("1710670500123")),
+            "created_at 1710670500123 is out of range: looks like milliseconds, expected Unix seconds"
+        );
+        assert!(err(&base("1710670500123456")).contains("microseconds"));
+        assert!(err(&base("1710670500123456789")).contains("nanoseconds"));
+        assert!(err(&base("99999999999999999999999")).contains("nanoseconds"));
+        assert!(err(&base("-1")).contains("negative"));
+        assert!(err(&base("253402300800")).contains("after 9999-12-31"));
+        assert!(err(&base("1710670500.5")).contains("not an integer"));
+        assert!(err(&base("1.7e9")).contains("not an integer"));
+        assert_eq!(
+            err(&base("\"1710670500\"")),
+            "created_at must be a JSON integer (Unix seconds), found a string"
+        );
+        let (out, _) = ok(&base("253402300799"));
+        assert!(out.contains("9999-12-31T23:59:59Z"));
+        let (out, _) = ok(&base("-0"));
+        assert!(out.contains("\"created_at\":0,"));
+    }
+
+    #[test]
+    fn field_rules() {
+        let e = |u: &str, n: &str| err(&format!(r#"{{"event_uuid":{u},"event_name":{n},"created_at":1}}"#));
+        let uuid = "\"0f8fad5b-d9cb-469f-a165-70867728950e\"";
+        assert!(e("\"0f8fad5bd9cb469fa16570867728950e\"", "\"a\"").contains("not a canonical UUID"));
+        assert!(e("\"{0f8fad5b-d9cb-469f-a165-70867728950e}\"", "\"a\"").contains("not a canonical UUID"));
+        assert!(e("42", "\"a\"").contains("event_uuid must be a JSON string, found a number"));
+        assert!(e(uuid, "\"a::b\"").contains("empty segment"));
+        assert!(e(uuid, "\"a:\"").contains("empty segment"));
+        assert!(e(uuid, "\"\"").contains("empty segment"));
+        assert!(e(uuid, "\"Payment:x\"").contains("event_type \"Payment\""));
+        assert!(e(uuid, "null").contains("event_name must be a JSON string, found a null"));
+        assert_eq!(
+            err(r#"{"event_name":"a","created_at":1}"#),
+            "missing required field event_uuid"
+        );
+        assert!(err(&format!(
+            r#"{{"event_uuid":{uuid},"event_name":"a","created_at":1,"created_at":2}}"#
+        ))
+        .contains("created_at appears more than once"));
+        assert!(err(&format!(
+            r#"{{"event_uuid":{uuid},"event_name":"a","created\u005fat":1,"created_at":2}}"#
+        ))
+        .contains("appears more than once"));
+    }
+
+    #[test]
+    fn escaped_values_are_written_canonically() {
+        let (out, info) = ok(
+            r#"{"event_uuid":"0f8fad5b-d9cb-469f-a165-70867728950\u0065","event_name":"shop\u003acart:x","created_at":5}"#,
+        );
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["event_uuid"], "0f8fad5b-d9cb-469f-a165-70867728950e");
+        assert_eq!(v["event_name"], "shop:cart:x");
+        assert_eq!(v["event_subtype"], "cart");
+        assert_eq!(info.partition_keys.event_type, "shop");
+        assert!(out.starts_with(r#"{"event_uuid":"0f8fad5b-d9cb-469f-a165-70867728950e","event_name":"shop:cart:x""#));
+    }
+
+    #[test]
+    fn bytes_that_are_not_an_event() {
+        assert_eq!(err(""), "record data is empty");
+        assert_eq!(err(" \n"), "record data is empty");
+        assert_eq!(
+            enrich(b"{\"a\":\"\xff\"}").unwrap_err(),
+            RecordError::NotUtf8 { offset: 6 }
+        );
+        assert!(err("[1,2]").contains("is a JSON array, expected a JSON object"));
+        assert!(err("Hello, this is a test 123.").contains("not a valid JSON object"));
+    }
+
+    #[test]
+    fn keys_compare_case_insensitively_for_uuids() {
+        let a = parse_uuid("0f8fad5b-d9cb-469f-a165-70867728950e");
+        assert_eq!(a, parse_uuid("0F8FAD5B-D9CB-469F-A165-70867728950E"));
+        assert_eq!(parse_uuid("0f8fad5b-d9cb-469f-a165-70867728950"), None);
+        assert_eq!(parse_uuid("0f8fad5b-d9cb-469f-a165-70867728950g"), None);
+    }
+
+    #[test]
+    fn datetimes() {
+        assert_eq!(&utc_datetime(1_710_670_500).0, b"2024-03-17T10:15:00Z");
+        assert_eq!(&utc_datetime(951_782_400).1, b"2000-02-29");
+        assert_eq!(partition_keys("x", 86_399).created_date, "1970-01-01");
+    }
+}

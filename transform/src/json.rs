@@ -1,0 +1,737 @@
+//! A validating scanner for one JSON object that reports where each top-level member's key
+//! and value stand in the input, so members can be copied byte-for-byte.
+//!
+//! It checks the whole text against RFC 8259 (strings, escapes, surrogate pairs, numbers,
+//! literals, nesting) without building a tree and without recursion. The input is already
+//! known to be UTF-8 (`str`), so bytes at or above 0x80 need no further checks.
+
+use std::fmt;
+
+/// The deepest nesting accepted, counting the event object itself: 127, the most that
+/// serde_json (the local lake, `eventlake query`) reads back. Real events nest a few levels.
+pub const MAX_DEPTH: usize = 127;
+
+/// Why a text is not a single valid JSON object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonError {
+    /// Byte offset in the record data where the problem was found.
+    pub offset: usize,
+    /// What was wrong there.
+    pub kind: JsonErrorKind,
+}
+
+/// The kinds of [`JsonError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonErrorKind {
+    /// The text ended inside a value.
+    UnexpectedEnd,
+    /// A byte that cannot start or continue the expected token.
+    Unexpected(char, &'static str),
+    /// A backslash escape other than `\" \\ \/ \b \f \n \r \t \uXXXX`.
+    InvalidEscape,
+    /// A `\uD800`–`\uDFFF` escape not forming a surrogate pair.
+    LoneSurrogate,
+    /// A raw control character (below U+0020) inside a string.
+    ControlCharacter,
+    /// A number that does not follow the JSON grammar.
+    InvalidNumber,
+    /// Containers nested deeper than [`MAX_DEPTH`].
+    TooDeep,
+    /// The top-level value is not an object.
+    NotAnObject(ValueKind),
+    /// Non-whitespace text after the object.
+    TrailingData,
+}
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = self.offset;
+        match self.kind {
+            JsonErrorKind::UnexpectedEnd => write!(f, "the JSON ends early at byte {at}"),
+            JsonErrorKind::Unexpected(c, expected) => write!(f, "expected {expected} at byte {at}, found {c:?}"),
+            JsonErrorKind::InvalidEscape => write!(f, "invalid escape sequence in a string at byte {at}"),
+            JsonErrorKind::LoneSurrogate => write!(f, "unpaired UTF-16 surrogate escape at byte {at}"),
+            JsonErrorKind::ControlCharacter => write!(f, "unescaped control character in a string at byte {at}"),
+            JsonErrorKind::InvalidNumber => write!(f, "invalid number at byte {at}"),
+            JsonErrorKind::TooDeep => write!(f, "nesting deeper than {MAX_DEPTH} levels at byte {at}"),
+            JsonErrorKind::NotAnObject(kind) => write!(f, "the record is a JSON {kind}, expected a JSON object"),
+            JsonErrorKind::TrailingData => {
+                write!(f, "more data after the JSON object at byte {at} (one event per record)")
+            }
+        }
+    }
+}
+
+/// The kind of a JSON value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    /// A string.
+    String,
+    /// A number.
+    Number,
+    /// An object.
+    Object,
+    /// An array.
+    Array,
+    /// `true` or `false`.
+    Bool,
+    /// `null`.
+    Null,
+}
+
+impl fmt::Display for ValueKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ValueKind::String => "string",
+            ValueKind::Number => "number",
+            ValueKind::Object => "object",
+            ValueKind::Array => "array",
+            ValueKind::Bool => "boolean",
+            ValueKind::Null => "null",
+        })
+    }
+}
+
+/// A string token: `start..end` covers the quotes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StrSpan {
+    /// Offset of the opening quote.
+    pub start: usize,
+    /// Offset just past the closing quote.
+    pub end: usize,
+    /// Whether the string contains a backslash escape.
+    pub escaped: bool,
+}
+
+/// One top-level member of the object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Member {
+    /// The key token.
+    pub key: StrSpan,
+    /// Offset of the value's first byte.
+    pub value_start: usize,
+    /// Offset just past the value's last byte.
+    pub value_end: usize,
+    /// The value's kind.
+    pub kind: ValueKind,
+    /// For numbers: whether it has a fraction or an exponent.
+    pub non_integer: bool,
+}
+
+/// Byte classes for string scanning: 1 = ends the fast run (`"`, `\`, control character).
+static STRING_STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+struct Scanner<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Scanner<'a> {
+    #[inline]
+    fn err(&self, kind: JsonErrorKind) -> JsonError {
+        JsonError { offset: self.pos, kind }
+    }
+
+    #[inline]
+    fn unexpected(&self, expected: &'static str) -> JsonError {
+        match self.b.get(self.pos) {
+            None => self.err(JsonErrorKind::UnexpectedEnd),
+            Some(_) => {
+                // The input is valid UTF-8 and pos is at a token boundary, so this decodes.
+                let c = std::str::from_utf8(&self.b[self.pos..])
+                    .ok()
+                    .and_then(|s| s.chars().next())
+                    .unwrap_or(char::REPLACEMENT_CHARACTER);
+                self.err(JsonErrorKind::Unexpected(c, expected))
+            }
+        }
+    }
+
+    #[inline]
+    fn skip_ws(&mut self) {
+        while let Some(&c) = self.b.get(self.pos) {
+            if c == b' ' || c == b'\n' || c == b'\r' || c == b'\t' {
+                self.pos += 1;
+            } else {
+                break;
+            }
+        }
+    }
+
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.pos).copied()
+    }
+
+    /// Parses a string starting at the opening quote.
+    fn string(&mut self) -> Result<StrSpan, JsonError> {
+        let start = self.pos;
+        debug_assert_eq!(self.b[start], b'"');
+        self.pos += 1;
+        let mut escaped = false;
+        loop {
+            // Fast run over ordinary bytes, eight at a time where possible.
+            self.pos = skip_plain(self.b, self.pos);
+            match self.b.get(self.pos) {
+                None => return Err(self.err(JsonErrorKind::UnexpectedEnd)),
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(StrSpan {
+                        start,
+                        end: self.pos,
+                        escaped,
+                    });
+                }
+                Some(b'\\') => {
+                    escaped = true;
+                    self.escape()?;
+                }
+                Some(_) => return Err(self.err(JsonErrorKind::ControlCharacter)),
+            }
+        }
+    }
+
+    /// Checks one escape sequence starting at the backslash.
+    fn escape(&mut self) -> Result<(), JsonError> {
+        let at = self.pos;
+        match self.b.get(at + 1) {
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
+                self.pos += 2;
+                Ok(())
+            }
+            Some(b'u') => {
+                let unit = hex4(self.b, at + 2).ok_or(JsonError {
+                    offset: at,
+                    kind: JsonErrorKind::InvalidEscape,
+                })?;
+                self.pos = at + 6;
+                match unit {
+                    0xD800..=0xDBFF => {
+                        let low = if self.b.get(self.pos) == Some(&b'\\') && self.b.get(self.pos + 1) == Some(&b'u') {
+                            hex4(self.b, self.pos + 2)
+                        } else {
+                            None
+                        };
+                        match low {
+                            Some(0xDC00..=0xDFFF) => {
+                                self.pos += 6;
+                                Ok(())
+                            }
+                            _ => Err(JsonError {
+                                offset: at,
+                                kind: JsonErrorKind::LoneSurrogate,
+                            }),
+                        }
+                    }
+                    0xDC00..=0xDFFF => Err(JsonError {
+                        offset: at,
+                        kind: JsonErrorKind::LoneSurrogate,
+                    }),
+                    _ => Ok(()),
+                }
+            }
+            None => Err(JsonError {
+                offset: at + 1,
+                kind: JsonErrorKind::UnexpectedEnd,
+            }),
+            Some(_) => Err(JsonError {
+                offset: at,
+                kind: JsonErrorKind::InvalidEscape,
+            }),
+        }
+    }
+
+    /// Parses a number; returns whether it has a fraction or exponent.
+    fn number(&mut self) -> Result<bool, JsonError> {
+        let start = self.pos;
+        let b = self.b;
+        let mut p = self.pos;
+        if b.get(p) == Some(&b'-') {
+            p += 1;
+        }
+        match b.get(p) {
+            Some(b'0') => p += 1,
+            Some(b'1'..=b'9') => {
+                p += 1;
+                while matches!(b.get(p), Some(b'0'..=b'9')) {
+                    p += 1;
+                }
+            }
+            _ => {
+                return Err(JsonError {
+                    offset: start,
+                    kind: JsonErrorKind::InvalidNumber,
+                })
+            }
+        }
+        let mut non_integer = false;
+        if b.get(p) == Some(&b'.') {
+            non_integer = true;
+            p += 1;
+            let digits = p;
+            while matches!(b.get(p), Some(b'0'..=b'9')) {
+                p += 1;
+            }
+            if p == digits {
+                return Err(JsonError {
+                    offset: start,
+                    kind: JsonErrorKind::InvalidNumber,
+                });
+            }
+        }
+        if matches!(b.get(p), Some(b'e' | b'E')) {
+            non_integer = true;
+            p += 1;
+            if matches!(b.get(p), Some(b'+' | b'-')) {
+                p += 1;
+            }
+            let digits = p;
+            while matches!(b.get(p), Some(b'0'..=b'9')) {
+                p += 1;
+            }
+            if p == digits {
+                return Err(JsonError {
+                    offset: start,
+                    kind: JsonErrorKind::InvalidNumber,
+                });
+            }
+        }
+        self.pos = p;
+        Ok(non_integer)
+    }
+
+    fn literal(&mut self, word: &'static [u8]) -> Result<(), JsonError> {
+        if self.b[self.pos..].starts_with(word) {
+            self.pos += word.len();
+            Ok(())
+        } else {
+            Err(self.unexpected("a JSON value"))
+        }
+    }
+
+    /// Parses `"key" ws : ws` and returns the key span.
+    fn key_colon(&mut self) -> Result<StrSpan, JsonError> {
+        if self.peek() != Some(b'"') {
+            return Err(self.unexpected("a string key"));
+        }
+        let key = self.string()?;
+        self.skip_ws();
+        if self.peek() != Some(b':') {
+            return Err(self.unexpected("':'"));
+        }
+        self.pos += 1;
+        self.skip_ws();
+        Ok(key)
+    }
+
+    /// Parses one value of any kind at the current position (no leading whitespace), allowing
+    /// `depth_budget` nested containers. Iterative: nesting costs a bit per level, not stack.
+    fn value(&mut self, depth_budget: usize) -> Result<(ValueKind, bool), JsonError> {
+        // Bit i of `stack` is 1 when container i (0 = outermost) is an object.
+        let mut stack: u128 = 0;
+        let mut depth: usize = 0;
+        let mut first_kind = None;
+        let mut non_integer = false;
+        loop {
+            // Expect a value.
+            let kind = match self.peek() {
+                Some(b'{') | Some(b'[') => {
+                    let is_obj = self.b[self.pos] == b'{';
+                    if depth == depth_budget {
+                        return Err(self.err(JsonErrorKind::TooDeep));
+                    }
+                    if is_obj {
+                        stack |= 1u128 << depth;
+                    } else {
+                        stack &= !(1u128 << depth);
+                    }
+                    depth += 1;
+                    self.pos += 1;
+                    self.skip_ws();
+                    let kind = if is_obj { ValueKind::Object } else { ValueKind::Array };
+                    first_kind.get_or_insert(kind);
+                    let close = if is_obj { b'}' } else { b']' };
+                    if self.peek() == Some(close) {
+                        self.pos += 1;
+                        depth -= 1;
+                    } else {
+                        if is_obj {
+                            self.key_colon()?;
+                        }
+                        continue;
+                    }
+                    kind
+                }
+                Some(b'"') => {
+                    self.string()?;
+                    ValueKind::String
+                }
+                Some(b'-' | b'0'..=b'9') => {
+                    let frac = self.number()?;
+                    if first_kind.is_none() {
+                        non_integer = frac;
+                    }
+                    ValueKind::Number
+                }
+                Some(b't') => {
+                    self.literal(b"true")?;
+                    ValueKind::Bool
+                }
+                Some(b'f') => {
+                    self.literal(b"false")?;
+                    ValueKind::Bool
+                }
+                Some(b'n') => {
+                    self.literal(b"null")?;
+                    ValueKind::Null
+                }
+                _ => return Err(self.unexpected("a JSON value")),
+            };
+            first_kind.get_or_insert(kind);
+            // After a value: close containers or move to the next element.
+            loop {
+                if depth == 0 {
+                    return Ok((first_kind.unwrap_or(kind), non_integer));
+                }
+                self.skip_ws();
+                let in_obj = stack & (1u128 << (depth - 1)) != 0;
+                match self.peek() {
+                    Some(b',') => {
+                        self.pos += 1;
+                        self.skip_ws();
+                        if in_obj {
+                            self.key_colon()?;
+                        }
+                        break;
+                    }
+                    Some(b'}') if in_obj => {
+                        self.pos += 1;
+                        depth -= 1;
+                    }
+                    Some(b']') if !in_obj => {
+                        self.pos += 1;
+                        depth -= 1;
+                    }
+                    _ => return Err(self.unexpected(if in_obj { "',' or '}'" } else { "',' or ']'" })),
+                }
+            }
+        }
+    }
+}
+
+/// Advances past bytes that need no attention inside a string.
+#[inline]
+fn skip_plain(b: &[u8], mut p: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    while p + 8 <= b.len() {
+        let w = u64::from_le_bytes(b[p..p + 8].try_into().expect("8 bytes"));
+        let quote = w ^ (ONES * u64::from(b'"'));
+        let slash = w ^ (ONES * u64::from(b'\\'));
+        // A byte is zero in x exactly when (x - 0x01) & !x & 0x80 is set for it (no false
+        // negatives; a false positive only sends us to the byte-wise loop below).
+        let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+        let control = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
+        if has_zero(quote) | has_zero(slash) | control != 0 {
+            break;
+        }
+        p += 8;
+    }
+    while let Some(&c) = b.get(p) {
+        if STRING_STOP[c as usize] {
+            break;
+        }
+        p += 1;
+    }
+    p
+}
+
+#[inline]
+fn hex4(b: &[u8], at: usize) -> Option<u16> {
+    let digits = b.get(at..at + 4)?;
+    let mut v: u16 = 0;
+    for &d in digits {
+        let n = match d {
+            b'0'..=b'9' => d - b'0',
+            b'a'..=b'f' => d - b'a' + 10,
+            b'A'..=b'F' => d - b'A' + 10,
+            _ => return None,
+        };
+        v = v << 4 | u16::from(n);
+    }
+    Some(v)
+}
+
+/// Scans `text` as exactly one JSON object surrounded by optional whitespace and calls
+/// `on_member` for each top-level member, in input order.
+pub fn scan_object<E>(
+    text: &str,
+    mut on_member: impl FnMut(Member) -> Result<(), E>,
+) -> Result<(), ObjectScanError<E>> {
+    let mut s = Scanner {
+        b: text.as_bytes(),
+        pos: 0,
+    };
+    s.skip_ws();
+    match s.peek() {
+        Some(b'{') => s.pos += 1,
+        None => return Err(ObjectScanError::Json(s.err(JsonErrorKind::UnexpectedEnd))),
+        Some(_) => {
+            // Say what the record is, when it is some other JSON value.
+            let kind = s.value(MAX_DEPTH).map(|(k, _)| k);
+            return Err(ObjectScanError::Json(match kind {
+                Ok(kind) => JsonError {
+                    offset: 0,
+                    kind: JsonErrorKind::NotAnObject(kind),
+                },
+                Err(e) => e,
+            }));
+        }
+    }
+    s.skip_ws();
+    if s.peek() == Some(b'}') {
+        s.pos += 1;
+    } else {
+        loop {
+            let key = s.key_colon().map_err(ObjectScanError::Json)?;
+            let value_start = s.pos;
+            let (kind, non_integer) = s.value(MAX_DEPTH - 1).map_err(ObjectScanError::Json)?;
+            on_member(Member {
+                key,
+                value_start,
+                value_end: s.pos,
+                kind,
+                non_integer,
+            })
+            .map_err(ObjectScanError::Member)?;
+            s.skip_ws();
+            match s.peek() {
+                Some(b',') => {
+                    s.pos += 1;
+                    s.skip_ws();
+                }
+                Some(b'}') => {
+                    s.pos += 1;
+                    break;
+                }
+                _ => return Err(ObjectScanError::Json(s.unexpected("',' or '}'"))),
+            }
+        }
+    }
+    s.skip_ws();
+    if s.pos != s.b.len() {
+        return Err(ObjectScanError::Json(s.err(JsonErrorKind::TrailingData)));
+    }
+    Ok(())
+}
+
+/// The error of [`scan_object`]: the text, or the member callback.
+#[derive(Debug)]
+pub enum ObjectScanError<E> {
+    /// The text is not one valid JSON object.
+    Json(JsonError),
+    /// The callback refused a member.
+    Member(E),
+}
+
+/// Decodes the content of a valid JSON string token (quotes included in `token`).
+pub fn decode_string(token: &str) -> String {
+    let inner = &token[1..token.len() - 1];
+    let b = inner.as_bytes();
+    let mut out = String::with_capacity(inner.len());
+    let mut i = 0;
+    let mut run = 0;
+    while i < b.len() {
+        if b[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        out.push_str(&inner[run..i]);
+        let c = b[i + 1];
+        i += 2;
+        let ch = match c {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            _ => {
+                let hi = hex4(b, i).unwrap_or(0xFFFD);
+                i += 4;
+                let code = if (0xD800..0xDC00).contains(&hi) {
+                    let lo = hex4(b, i + 2).unwrap_or(0xDC00);
+                    i += 6;
+                    0x10000 + ((u32::from(hi) - 0xD800) << 10) + (u32::from(lo) - 0xDC00)
+                } else {
+                    u32::from(hi)
+                };
+                char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER)
+            }
+        };
+        out.push(ch);
+        run = i;
+    }
+    out.push_str(&inner[run..]);
+    out
+}
+
+/// Appends `raw` (valid JSON text) to `out` escaped as the content of a JSON string.
+#[inline]
+pub fn escape_into(out: &mut Vec<u8>, raw: &[u8]) {
+    let mut run = 0;
+    let mut i = 0;
+    while i < raw.len() {
+        i = skip_plain(raw, i);
+        if i >= raw.len() {
+            break;
+        }
+        let c = raw[i];
+        out.extend_from_slice(&raw[run..i]);
+        match c {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[usize::from(c >> 4)],
+                    HEX[usize::from(c & 0xf)],
+                ]);
+            }
+        }
+        i += 1;
+        run = i;
+    }
+    out.extend_from_slice(&raw[run..]);
+}
+
+/// Appends `s` to `out` as a JSON string token (with quotes).
+#[inline]
+pub fn write_string(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    escape_into(out, s.as_bytes());
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn members(text: &str) -> Result<Vec<(String, String, ValueKind)>, JsonError> {
+        let mut v = Vec::new();
+        scan_object::<()>(text, |m| {
+            v.push((
+                text[m.key.start..m.key.end].to_string(),
+                text[m.value_start..m.value_end].to_string(),
+                m.kind,
+            ));
+            Ok(())
+        })
+        .map_err(|e| match e {
+            ObjectScanError::Json(e) => e,
+            ObjectScanError::Member(()) => unreachable!(),
+        })?;
+        Ok(v)
+    }
+
+    #[test]
+    fn reports_raw_members_in_order() {
+        let m = members(" {\"a\" : [1, {\"b\":null}] ,\"c\\u0041\":\"x\\\"y\", \"d\":-1.5e3}\n").unwrap();
+        assert_eq!(
+            m,
+            vec![
+                ("\"a\"".into(), "[1, {\"b\":null}]".into(), ValueKind::Array),
+                ("\"c\\u0041\"".into(), "\"x\\\"y\"".into(), ValueKind::String),
+                ("\"d\"".into(), "-1.5e3".into(), ValueKind::Number),
+            ]
+        );
+        assert_eq!(members("{}").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn agrees_with_serde_json_on_validity() {
+        let cases = [
+            "{\"a\":1}",
+            "{\"a\":01}",
+            "{\"a\":1.}",
+            "{\"a\":.5}",
+            "{\"a\":-}",
+            "{\"a\":1e}",
+            "{\"a\":1e+5}",
+            "{\"a\":\"\\ud83d\\ude00\"}",
+            "{\"a\":\"\\ud83d\"}",
+            "{\"a\":\"\\ude00\"}",
+            "{\"a\":\"\\x\"}",
+            "{\"a\":\"tab\there\"}",
+            "{\"a\":tru}",
+            "{\"a\":[1,]}",
+            "{\"a\":{\"b\":1,}}",
+            "{\"a\":1,}",
+            "{,}",
+            "{\"a\" 1}",
+            "{\"a\":[}",
+            "{\"a\":{]}",
+            "{\"a\":1} x",
+            "{\"a\":1}{}",
+            "{\"a\":\"\u{e9}\u{1F600}\"}",
+            "{\"a\":[[[[]]]],\"b\":{\"c\":{\"d\":[true,false,null]}}}",
+        ];
+        for case in cases {
+            let ours = members(case).is_ok();
+            let theirs = serde_json::from_str::<serde_json::Value>(case).is_ok();
+            assert_eq!(ours, theirs, "{case}");
+        }
+    }
+
+    #[test]
+    fn names_what_it_found_instead_of_an_object() {
+        let kind = |t: &str| members(t).unwrap_err().kind;
+        assert_eq!(kind("[1]"), JsonErrorKind::NotAnObject(ValueKind::Array));
+        assert_eq!(kind("\"s\""), JsonErrorKind::NotAnObject(ValueKind::String));
+        assert_eq!(kind("12"), JsonErrorKind::NotAnObject(ValueKind::Number));
+        assert_eq!(kind(""), JsonErrorKind::UnexpectedEnd);
+        assert_eq!(kind("{\"a\":1}\n{\"a\":2}"), JsonErrorKind::TrailingData);
+    }
+
+    #[test]
+    fn nesting_is_capped_without_recursion() {
+        let ok = format!("{{\"a\":{}{}}}", "[".repeat(MAX_DEPTH - 1), "]".repeat(MAX_DEPTH - 1));
+        assert!(members(&ok).is_ok());
+        assert!(serde_json::from_str::<serde_json::Value>(&ok).is_ok());
+        let deep = format!("{{\"a\":{}{}}}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert_eq!(members(&deep).unwrap_err().kind, JsonErrorKind::TooDeep);
+        let huge = format!("{{\"a\":{}", "[".repeat(1_000_000));
+        assert_eq!(members(&huge).unwrap_err().kind, JsonErrorKind::TooDeep);
+    }
+
+    #[test]
+    fn decodes_and_escapes_strings() {
+        assert_eq!(
+            decode_string(r#""a\"b\\c\/d\b\f\n\r\t\u00e9\ud83d\ude00""#),
+            "a\"b\\c/d\u{8}\u{c}\n\r\té😀"
+        );
+        let mut out = Vec::new();
+        write_string(&mut out, "q\"b\\n\nt\t\u{1}é");
+        assert_eq!(String::from_utf8(out.clone()).unwrap(), r#""q\"b\\n\nt\t\u0001é""#);
+        assert_eq!(serde_json::from_slice::<String>(&out).unwrap(), "q\"b\\n\nt\t\u{1}é");
+    }
+}

@@ -1,0 +1,18 @@
+//! The `eventlake-transform` Lambda binary: wiring only.
+
+use eventlake_transform::handler::{handle, Config};
+use eventlake_transform::telemetry::LogSettings;
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use serde_json::value::RawValue;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    let env = |k: &str| std::env::var(k).ok();
+    LogSettings::from_env(env).install();
+    let config = Config::from_env(env);
+    run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
+        let result = handle(&config, event, &mut std::io::stdout().lock());
+        async move { result }
+    }))
+    .await
+}
