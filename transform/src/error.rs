@@ -99,7 +99,7 @@ pub enum RecordError {
     #[error("required field {0} appears more than once")]
     DuplicateField(RequiredField),
     /// A required field has the wrong JSON type.
-    #[error("{field} must be a JSON {expected}, found a {found}")]
+    #[error("{field} must be a JSON {expected}, found {}", found.with_article())]
     WrongType {
         /// The field.
         field: RequiredField,

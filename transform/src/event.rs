@@ -382,7 +382,7 @@ mod tests {
         assert!(err(&base("1.7e9")).contains("not an integer"));
         assert_eq!(
             err(&base("\"1710670500\"")),
-            "created_at must be a JSON integer (Unix seconds), found a string"
+            "created_at must be a JSON integer (Unix seconds), found a JSON string"
         );
         let (out, _) = ok(&base("253402300799"));
         assert!(out.contains("9999-12-31T23:59:59Z"));
@@ -396,12 +396,12 @@ mod tests {
         let uuid = "\"0f8fad5b-d9cb-469f-a165-70867728950e\"";
         assert!(e("\"0f8fad5bd9cb469fa16570867728950e\"", "\"a\"").contains("not a canonical UUID"));
         assert!(e("\"{0f8fad5b-d9cb-469f-a165-70867728950e}\"", "\"a\"").contains("not a canonical UUID"));
-        assert!(e("42", "\"a\"").contains("event_uuid must be a JSON string, found a number"));
+        assert!(e("42", "\"a\"").contains("event_uuid must be a JSON string, found a JSON number"));
         assert!(e(uuid, "\"a::b\"").contains("empty segment"));
         assert!(e(uuid, "\"a:\"").contains("empty segment"));
         assert!(e(uuid, "\"\"").contains("empty segment"));
         assert!(e(uuid, "\"Payment:x\"").contains("event_type \"Payment\""));
-        assert!(e(uuid, "null").contains("event_name must be a JSON string, found a null"));
+        assert!(e(uuid, "null").contains("event_name must be a JSON string, found JSON null"));
         assert_eq!(
             err(r#"{"event_name":"a","created_at":1}"#),
             "missing required field event_uuid"

@@ -41,6 +41,8 @@ pub enum JsonErrorKind {
     NotAnObject(ValueKind),
     /// Non-whitespace text after the object.
     TrailingData,
+    /// The text starts with U+FEFF, a byte-order mark.
+    ByteOrderMark,
 }
 
 impl fmt::Display for JsonError {
@@ -54,7 +56,10 @@ impl fmt::Display for JsonError {
             JsonErrorKind::ControlCharacter => write!(f, "unescaped control character in a string at byte {at}"),
             JsonErrorKind::InvalidNumber => write!(f, "invalid number at byte {at}"),
             JsonErrorKind::TooDeep => write!(f, "nesting deeper than {MAX_DEPTH} levels at byte {at}"),
-            JsonErrorKind::NotAnObject(kind) => write!(f, "the record is a JSON {kind}, expected a JSON object"),
+            JsonErrorKind::NotAnObject(kind) => {
+                write!(f, "the record is {}, expected a JSON object", kind.with_article())
+            }
+            JsonErrorKind::ByteOrderMark => f.write_str("it starts with a byte-order mark (U+FEFF); send plain UTF-8"),
             JsonErrorKind::TrailingData => {
                 write!(f, "more data after the JSON object at byte {at} (one event per record)")
             }
@@ -77,6 +82,20 @@ pub enum ValueKind {
     Bool,
     /// `null`.
     Null,
+}
+
+impl ValueKind {
+    /// The kind in a sentence: "a string", "an array", "null".
+    pub fn with_article(self) -> &'static str {
+        match self {
+            ValueKind::String => "a JSON string",
+            ValueKind::Number => "a JSON number",
+            ValueKind::Object => "a JSON object",
+            ValueKind::Array => "a JSON array",
+            ValueKind::Bool => "a JSON boolean",
+            ValueKind::Null => "JSON null",
+        }
+    }
 }
 
 impl fmt::Display for ValueKind {
@@ -482,6 +501,9 @@ pub fn scan_object<E>(
         b: text.as_bytes(),
         pos: 0,
     };
+    if text.starts_with('\u{feff}') {
+        return Err(ObjectScanError::Json(s.err(JsonErrorKind::ByteOrderMark)));
+    }
     s.skip_ws();
     match s.peek() {
         Some(b'{') => s.pos += 1,
@@ -588,7 +610,8 @@ pub fn decode_string(token: &str) -> String {
     out
 }
 
-/// Appends `raw` (valid JSON text) to `out` escaped as the content of a JSON string.
+/// Appends `raw` (valid JSON text, or any UTF-8 text) to `out` escaped as the content of a
+/// JSON string, exactly as serde_json escapes.
 #[inline]
 pub fn escape_into(out: &mut Vec<u8>, raw: &[u8]) {
     let mut run = 0;
@@ -606,6 +629,8 @@ pub fn escape_into(out: &mut Vec<u8>, raw: &[u8]) {
             b'\n' => out.extend_from_slice(b"\\n"),
             b'\r' => out.extend_from_slice(b"\\r"),
             b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
             _ => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
                 out.extend_from_slice(&[

@@ -1,1 +1,5 @@
+//! Cross-crate tests, one binary.
 
+mod compat;
+mod fixtures;
+mod properties;

@@ -1,0 +1,222 @@
+//! Invariants of the transform for any input: property tests (proptest).
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use eventlake_glue_schema::Table;
+use eventlake_tests::{check_fits_table, ok_records, render_ok};
+use eventlake_transform::firehose::response_len;
+use eventlake_transform::{transform, InputRecord, Invocation, RecordResult};
+use proptest::prelude::*;
+use serde_json::{Map, Value};
+
+/// A JSON value as text, with random whitespace, nested up to a few levels.
+fn json_text() -> impl Strategy<Value = String> {
+    let ws = prop::sample::select(vec!["", "", "", " ", "\n", "\t ", "\r\n  "]);
+    let leaf = prop_oneof![
+        Just("null".to_string()),
+        Just("true".to_string()),
+        Just("false".to_string()),
+        any::<i64>().prop_map(|n| n.to_string()),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| serde_json::to_string(&f).unwrap()),
+        Just("1.5e-3".to_string()),
+        Just("-0".to_string()),
+        any::<String>().prop_map(|s| serde_json::to_string(&s).unwrap()),
+        Just("\"\\u00e9\\ud83d\\ude00\\\"\\\\\\/\\b\\f\\n\\r\\t\"".to_string()),
+    ];
+    leaf.prop_recursive(4, 32, 6, move |inner| {
+        let ws = ws.clone();
+        prop_oneof![
+            (prop::collection::vec(inner.clone(), 0..5), ws.clone())
+                .prop_map(|(items, w)| format!("[{w}{}{w}]", items.join(&format!("{w},{w}")))),
+            (prop::collection::vec(("[a-z_\\u{e9}\"\\\\]{0,8}", inner), 0..5), ws).prop_map(|(members, w)| {
+                let body: Vec<String> = members
+                    .iter()
+                    .map(|(k, v)| format!("{}{w}:{w}{v}", serde_json::to_string(k).unwrap()))
+                    .collect();
+                format!("{{{w}{}{w}}}", body.join(","))
+            }),
+        ]
+    })
+}
+
+/// Text that is often a valid event, sometimes subtly not: required fields with good or bad
+/// values, extra members, shuffled order, occasional duplicates.
+fn event_text() -> impl Strategy<Value = String> {
+    let uuid = prop_oneof![
+        4 => "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}".prop_map(|s| format!("\"{s}\"")),
+        1 => "[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}".prop_map(|s| format!("\"{s}\"")),
+        1 => json_text(),
+    ];
+    let name = prop_oneof![
+        4 => "[a-z0-9][a-z0-9_-]{0,10}(:[^:\"\\\\\\x00-\\x1f]{1,8}){0,3}".prop_map(|s| serde_json::to_string(&s).unwrap()),
+        1 => any::<String>().prop_map(|s| serde_json::to_string(&s).unwrap()),
+        1 => json_text(),
+    ];
+    let created = prop_oneof![
+        4 => (0u64..=253_402_300_799).prop_map(|n| n.to_string()),
+        1 => any::<i64>().prop_map(|n| n.to_string()),
+        1 => json_text(),
+    ];
+    let extra = prop::collection::vec(("[a-z_]{1,12}|event_type|payload|created_datetime", json_text()), 0..6);
+    (uuid, name, created, extra, any::<u64>(), prop::option::of(0usize..4)).prop_map(|(u, n, c, extra, seed, dup)| {
+        let mut members = vec![
+            ("event_uuid".to_string(), u),
+            ("event_name".to_string(), n),
+            ("created_at".to_string(), c),
+        ];
+        members.extend(extra.into_iter().map(|(k, v)| (k, v)));
+        if let Some(d) = dup {
+            if d < 3 {
+                members.push(members[d].clone());
+            }
+        }
+        // Deterministic shuffle from the seed.
+        let mut s = seed;
+        for i in (1..members.len()).rev() {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            members.swap(i, (s >> 33) as usize % (i + 1));
+        }
+        let body: Vec<String> = members
+            .iter()
+            .map(|(k, v)| format!("{}:{v}", serde_json::to_string(k).unwrap()))
+            .collect();
+        format!("{{{}}}", body.join(","))
+    })
+}
+
+/// Record data: arbitrary bytes, events, events with one byte changed, or non-base64 text.
+fn record_data() -> impl Strategy<Value = String> {
+    prop_oneof![
+        2 => prop::collection::vec(any::<u8>(), 0..64).prop_map(|b| STANDARD.encode(b)),
+        6 => event_text().prop_map(|t| STANDARD.encode(t)),
+        2 => (event_text(), any::<prop::sample::Index>(), any::<u8>()).prop_map(|(t, i, b)| {
+            let mut bytes = t.into_bytes();
+            let at = i.index(bytes.len());
+            bytes[at] = b;
+            STANDARD.encode(bytes)
+        }),
+        1 => "[^A-Za-z0-9+/=]{1,8}",
+    ]
+}
+
+fn invocation(data: &[String]) -> Invocation<'_> {
+    Invocation {
+        invocation_id: "prop".into(),
+        delivery_stream_arn: "arn:aws:firehose:eu-west-1:123456789012:deliverystream/prop".into(),
+        source_kinesis_stream_arn: None,
+        region: None,
+        records: data
+            .iter()
+            .enumerate()
+            .map(|(i, d)| InputRecord {
+                record_id: format!("r{i}").into(),
+                data: d.as_str().into(),
+            })
+            .collect(),
+    }
+}
+
+/// The input event rebuilt from an `Ok` record: the three fields plus the payload members.
+fn rebuild(ok: &Value) -> Map<String, Value> {
+    let mut m: Map<String, Value> =
+        serde_json::from_str(ok["payload"].as_str().unwrap()).expect("payload is a JSON object");
+    for k in ["event_uuid", "event_name", "created_at"] {
+        m.insert(k.to_string(), ok[k].clone());
+    }
+    m
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_record_gets_exactly_one_well_formed_answer(data in prop::collection::vec(record_data(), 0..12)) {
+        let inv = invocation(&data);
+        let out = transform(&inv).unwrap();
+        let records = &out.response.records;
+        prop_assert_eq!(records.len(), data.len());
+        for (i, r) in records.iter().enumerate() {
+            prop_assert_eq!(&r.record_id, &format!("r{i}"));
+            let wire = serde_json::to_value(r.result).unwrap();
+            prop_assert!(matches!(wire.as_str(), Some("Ok" | "Dropped" | "ProcessingFailed")));
+            if r.result != RecordResult::Ok {
+                prop_assert_eq!(&r.data, &data[i], "unchanged input");
+            }
+        }
+        let r = &out.report;
+        prop_assert_eq!(r.ok + r.dropped + r.failed(), data.len());
+        prop_assert_eq!(response_len(&out.response), serde_json::to_vec(&out.response).unwrap().len());
+
+        let table = Table::embedded();
+        let mut keys_seen = std::collections::HashSet::new();
+        for (i, text, keys) in ok_records(&out.response) {
+            let ok: Value = serde_json::from_str(&text).unwrap();
+            prop_assert_eq!(&render_ok(&ok), &text, "compact, contract key order, one newline");
+            if let Err(e) = check_fits_table(table, &ok, &keys) {
+                return Err(TestCaseError::fail(e));
+            }
+            let input_bytes = STANDARD.decode(&data[i]).unwrap();
+            let input: Value = serde_json::from_slice(&input_bytes).expect("an Ok input is valid JSON");
+            let mut input = input.as_object().cloned().expect("an Ok input is an object");
+            if input["created_at"].as_f64() == Some(0.0) {
+                input.insert("created_at".into(), Value::from(0)); // "-0" is written 0
+            }
+            prop_assert_eq!(rebuild(&ok), input, "input rebuilt from the output");
+            let uuid = ok["event_uuid"].as_str().unwrap().to_ascii_lowercase();
+            prop_assert!(keys_seen.insert((uuid, ok["created_at"].as_u64().unwrap())), "no duplicate Ok");
+        }
+    }
+
+    #[test]
+    fn text_serde_json_rejects_is_never_ok(text in event_text(), i in any::<prop::sample::Index>(), b in any::<u8>()) {
+        let mut bytes = text.into_bytes();
+        let at = i.index(bytes.len());
+        bytes[at] = b;
+        let data = vec![STANDARD.encode(&bytes)];
+        let out = transform(&invocation(&data)).unwrap();
+        if serde_json::from_slice::<Value>(&bytes).is_err() {
+            prop_assert_eq!(out.response.records[0].result, RecordResult::ProcessingFailed);
+        }
+    }
+}
+
+#[test]
+fn the_size_guard_keeps_responses_under_the_limit_and_loses_nothing() {
+    let event = |i: usize| {
+        STANDARD.encode(format!(
+            r#"{{"event_uuid":"00000000-0000-4000-8000-{i:012}","event_name":"a:b","created_at":1,"pad":"{}"}}"#,
+            "x".repeat(200)
+        ))
+    };
+    let data: Vec<String> = (0..50).map(event).collect();
+    let inv = invocation(&data);
+    let full = eventlake_transform::firehose::transform_with_limit(&inv, usize::MAX).unwrap();
+    let full_len = response_len(&full.response);
+    let limit = full_len - 1500;
+    let cut = eventlake_transform::firehose::transform_with_limit(&inv, limit).unwrap();
+    assert!(response_len(&cut.response) <= limit);
+    let failed: Vec<usize> = cut.report.rejections.iter().map(|r| r.index).collect();
+    assert!(
+        !failed.is_empty() && failed.iter().all(|&i| i >= 40),
+        "last records first: {failed:?}"
+    );
+    for &i in &failed {
+        assert_eq!(cut.response.records[i].result, RecordResult::ProcessingFailed);
+        assert_eq!(cut.response.records[i].data, data[i]);
+        assert_eq!(
+            cut.report
+                .rejections
+                .iter()
+                .find(|r| r.index == i)
+                .unwrap()
+                .error
+                .code(),
+            "response_too_large"
+        );
+    }
+    assert_eq!(cut.report.ok + failed.len(), 50);
+    // A limit below even the all-unchanged response is an invocation error, not silent loss.
+    assert!(eventlake_transform::firehose::transform_with_limit(&inv, 100).is_err());
+}
