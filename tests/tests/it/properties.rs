@@ -66,7 +66,7 @@ fn event_text() -> impl Strategy<Value = String> {
             ("event_name".to_string(), n),
             ("created_at".to_string(), c),
         ];
-        members.extend(extra.into_iter().map(|(k, v)| (k, v)));
+        members.extend(extra);
         if let Some(d) = dup {
             if d < 3 {
                 members.push(members[d].clone());
@@ -118,6 +118,10 @@ fn invocation(data: &[String]) -> Invocation<'_> {
     }
 }
 
+fn is_number_out_of_range(e: &serde_json::Error) -> bool {
+    e.to_string().starts_with("number out of range")
+}
+
 /// The input event rebuilt from an `Ok` record: the three fields plus the payload members.
 fn rebuild(ok: &Value) -> Map<String, Value> {
     let mut m: Map<String, Value> =
@@ -158,7 +162,13 @@ proptest! {
                 return Err(TestCaseError::fail(e));
             }
             let input_bytes = STANDARD.decode(&data[i]).unwrap();
-            let input: Value = serde_json::from_slice(&input_bytes).expect("an Ok input is valid JSON");
+            let input: Value = match serde_json::from_slice(&input_bytes) {
+                Ok(v) => v,
+                // JSON's grammar allows 1e400; serde_json refuses numbers beyond f64. The
+                // transform keeps such members byte-exact in payload (see docs/transform.md).
+                Err(e) if is_number_out_of_range(&e) => continue,
+                Err(e) => return Err(TestCaseError::fail(format!("an Ok input is valid JSON: {e}"))),
+            };
             let mut input = input.as_object().cloned().expect("an Ok input is an object");
             if input["created_at"].as_f64() == Some(0.0) {
                 input.insert("created_at".into(), Value::from(0)); // "-0" is written 0
@@ -176,7 +186,7 @@ proptest! {
         bytes[at] = b;
         let data = vec![STANDARD.encode(&bytes)];
         let out = transform(&invocation(&data)).unwrap();
-        if serde_json::from_slice::<Value>(&bytes).is_err() {
+        if serde_json::from_slice::<Value>(&bytes).is_err_and(|e| !is_number_out_of_range(&e)) {
             prop_assert_eq!(out.response.records[0].result, RecordResult::ProcessingFailed);
         }
     }
