@@ -2,27 +2,46 @@
 //! batch loop around [`Enricher`](crate::Enricher).
 //!
 //! Wire format: <https://docs.aws.amazon.com/firehose/latest/dev/data-transformation.html>.
-//! The input types borrow from the request body and read `data` per record, so one record with
-//! bad base64 fails alone instead of failing the whole invocation (as a typed `Base64Data`
-//! field would). Tests check that both types stay compatible with `aws_lambda_events`.
+//! The input types read `data` as text and decode it per record, so one record with bad
+//! base64 fails alone instead of failing the whole invocation (as a typed `Base64Data` field
+//! would). They deserialize owned (`Cow::Owned`), so the Lambda runtime parses the body once,
+//! straight into them. Tests check that both types stay compatible with `aws_lambda_events`.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{InvocationError, RecordError};
 use crate::event::{Enricher, PartitionKeys};
+use crate::json;
 
 /// Lambda's limit on a synchronous response payload (6 MB).
 pub const RESPONSE_LIMIT_BYTES: usize = 6 * 1024 * 1024;
 
-/// Decoder for record data: standard alphabet, padding optional (hand-made console test
-/// events often omit it).
-const DATA_DECODER: GeneralPurpose = GeneralPurpose::new(
+/// Decodes record data: standard alphabet, padding optional (hand-made console test events
+/// often omit it). SIMD on the hot path; the `base64` crate only to describe a failure.
+fn decode_data(data: &str, out: &mut Vec<u8>) -> Result<(), RecordError> {
+    let b = data.as_bytes();
+    if base64_simd::STANDARD.decode_append(b, out).is_ok() {
+        return Ok(());
+    }
+    out.clear();
+    if b.len() % 4 != 0 && base64_simd::STANDARD_NO_PAD.decode_append(b, out).is_ok() {
+        return Ok(());
+    }
+    out.clear();
+    Err(RecordError::NotBase64(match DESCRIBING_DECODER.decode(b) {
+        Err(e) => e.to_string(),
+        Ok(_) => "invalid padding".to_string(),
+    }))
+}
+
+/// The lenient decoder used to describe why data is not base64.
+const DESCRIBING_DECODER: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
@@ -32,19 +51,16 @@ const DATA_DECODER: GeneralPurpose = GeneralPurpose::new(
 #[serde(rename_all = "camelCase")]
 pub struct Invocation<'a> {
     /// Unique id of this invocation.
-    #[serde(borrow)]
     pub invocation_id: Cow<'a, str>,
     /// ARN of the delivery stream that invoked the function.
-    #[serde(borrow)]
     pub delivery_stream_arn: Cow<'a, str>,
     /// ARN of the Kinesis stream, when that is the source.
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_kinesis_stream_arn: Option<Cow<'a, str>>,
     /// AWS region.
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<Cow<'a, str>>,
     /// The records, in order.
-    #[serde(borrow)]
     pub records: Vec<InputRecord<'a>>,
 }
 
@@ -54,10 +70,9 @@ pub struct Invocation<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct InputRecord<'a> {
     /// Firehose's id for the record; the response must repeat it.
-    #[serde(borrow)]
     pub record_id: Cow<'a, str>,
     /// The event bytes, base64.
-    #[serde(borrow, default)]
+    #[serde(default)]
     pub data: Cow<'a, str>,
 }
 
@@ -176,8 +191,8 @@ pub fn transform_with_limit(invocation: &Invocation<'_>, limit: usize) -> Result
     for (index, rec) in invocation.records.iter().enumerate() {
         decoded.clear();
         out.clear();
-        let outcome = match DATA_DECODER.decode_vec(rec.data.as_bytes(), &mut decoded) {
-            Err(e) => Err(RecordError::NotBase64(e.to_string())),
+        let outcome = match decode_data(&rec.data, &mut decoded) {
+            Err(e) => Err(e),
             Ok(()) => {
                 report.bytes_in += decoded.len();
                 enricher.enrich(&decoded, &mut out)
@@ -193,7 +208,7 @@ pub fn transform_with_limit(invocation: &Invocation<'_>, limit: usize) -> Result
                 report.bytes_out += out.len();
                 (
                     RecordResult::Ok,
-                    STANDARD.encode(&out),
+                    base64_simd::STANDARD.encode_to_string(&out),
                     Some(ResponseMetadata {
                         partition_keys: info.partition_keys,
                     }),
@@ -276,28 +291,56 @@ pub fn response_len(response: &Response) -> usize {
 }
 
 fn record_len(r: &ResponseRecord) -> usize {
+    // `Ok` data is base64 written by us: no byte of it needs escaping.
+    let data_len = if r.result == RecordResult::Ok {
+        r.data.len() + 2
+    } else {
+        json::string_token_len(&r.data)
+    };
     let mut n = "{\"recordId\":,\"result\":\"\",\"data\":}".len()
-        + json_string_len(&r.record_id)
+        + json::string_token_len(&r.record_id)
         + r.result.as_str().len()
-        + json_string_len(&r.data);
+        + data_len;
     if let Some(m) = &r.metadata {
         n += ",\"metadata\":{\"partitionKeys\":{\"event_type\":,\"created_date\":}}".len()
-            + json_string_len(&m.partition_keys.event_type)
-            + json_string_len(&m.partition_keys.created_date);
+            + json::string_token_len(&m.partition_keys.event_type)
+            + json::string_token_len(&m.partition_keys.created_date);
     }
     n
 }
 
-/// Length of `s` as a JSON string token, escaped the way serde_json escapes.
-fn json_string_len(s: &str) -> usize {
-    2 + s
-        .bytes()
-        .map(|b| match b {
-            b'"' | b'\\' | 0x08 | 0x0c | b'\n' | b'\r' | b'\t' => 2,
-            0..=0x1f => 6,
-            _ => 1,
-        })
-        .sum::<usize>()
+/// Writes `response` as JSON: the same text as `serde_json::to_string(response)`, without
+/// escaping checks on the base64 `Ok` data (the bulk of the bytes) and without a UTF-8 pass.
+pub fn write_response(response: &Response) -> String {
+    let mut out = String::with_capacity(response_len(response));
+    out.push_str("{\"records\":[");
+    for (i, r) in response.records.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"recordId\":");
+        json::push_string_token(&mut out, &r.record_id);
+        out.push_str(",\"result\":\"");
+        out.push_str(r.result.as_str());
+        out.push_str("\",\"data\":");
+        if r.result == RecordResult::Ok {
+            out.push('"');
+            out.push_str(&r.data);
+            out.push('"');
+        } else {
+            json::push_string_token(&mut out, &r.data);
+        }
+        if let Some(m) = &r.metadata {
+            out.push_str(",\"metadata\":{\"partitionKeys\":{\"event_type\":");
+            json::push_string_token(&mut out, &m.partition_keys.event_type);
+            out.push_str(",\"created_date\":");
+            json::push_string_token(&mut out, &m.partition_keys.created_date);
+            out.push_str("}}");
+        }
+        out.push('}');
+    }
+    out.push_str("]}");
+    out
 }
 
 /// The delivery stream's name from its ARN (`…:deliverystream/NAME`), for metric dimensions.

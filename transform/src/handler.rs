@@ -5,7 +5,7 @@ use std::io::Write;
 use lambda_runtime::LambdaEvent;
 use serde_json::value::RawValue;
 
-use crate::firehose::{delivery_stream_name, parse_invocation, transform, Response};
+use crate::firehose::{delivery_stream_name, transform, write_response, Invocation};
 use crate::telemetry::DEFAULT_LOGGED_REJECTIONS;
 
 /// Settings read once at start-up.
@@ -42,13 +42,14 @@ impl Config {
 }
 
 /// Handles one invocation: the function the Lambda runtime calls. Metrics go to `metrics`
-/// (stdout in Lambda, where CloudWatch picks up EMF lines).
+/// (stdout in Lambda, where CloudWatch picks up EMF lines). The response is returned as
+/// ready JSON text, which the runtime sends as is.
 pub fn handle(
     config: &Config,
-    event: LambdaEvent<Box<RawValue>>,
+    event: LambdaEvent<Invocation<'static>>,
     metrics: &mut impl Write,
-) -> Result<Response, lambda_runtime::Error> {
-    let invocation = parse_invocation(event.payload.get())?;
+) -> Result<Box<RawValue>, lambda_runtime::Error> {
+    let invocation = event.payload;
     let transformed = transform(&invocation)?;
     transformed
         .report
@@ -61,5 +62,5 @@ pub fn handle(
             tracing::warn!(error = %e, "Could not write metrics.");
         }
     }
-    Ok(transformed.response)
+    Ok(RawValue::from_string(write_response(&transformed.response))?)
 }

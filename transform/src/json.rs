@@ -610,43 +610,102 @@ pub fn decode_string(token: &str) -> String {
     out
 }
 
+/// What a byte becomes inside a JSON string: 0 = itself, else the escape letter (`u` for
+/// `\u00XX`). Matches serde_json's escaping exactly.
+static ESCAPE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = b'u';
+        i += 1;
+    }
+    t[0x08] = b'b';
+    t[0x09] = b't';
+    t[0x0a] = b'n';
+    t[0x0c] = b'f';
+    t[0x0d] = b'r';
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t
+};
+
 /// Appends `raw` (valid JSON text, or any UTF-8 text) to `out` escaped as the content of a
 /// JSON string, exactly as serde_json escapes.
 #[inline]
 pub fn escape_into(out: &mut Vec<u8>, raw: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut run = 0;
     let mut i = 0;
-    while i < raw.len() {
+    loop {
+        // The SWAR scan stops exactly at the bytes that need escaping.
         i = skip_plain(raw, i);
-        if i >= raw.len() {
-            break;
-        }
-        let c = raw[i];
+        let Some(&c) = raw.get(i) else { break };
         out.extend_from_slice(&raw[run..i]);
-        match c {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            0x08 => out.extend_from_slice(b"\\b"),
-            0x0c => out.extend_from_slice(b"\\f"),
-            _ => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(&[
-                    b'\\',
-                    b'u',
-                    b'0',
-                    b'0',
-                    HEX[usize::from(c >> 4)],
-                    HEX[usize::from(c & 0xf)],
-                ]);
-            }
+        match ESCAPE[usize::from(c)] {
+            b'u' => out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(c >> 4)],
+                HEX[usize::from(c & 0xf)],
+            ]),
+            e => out.extend_from_slice(&[b'\\', e]),
         }
         i += 1;
         run = i;
     }
     out.extend_from_slice(&raw[run..]);
+}
+
+/// How many bytes each byte adds when escaped (0, 1 for `\x`, 5 for `\u00XX`).
+static ESCAPE_EXTRA: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = match ESCAPE[i] {
+            0 => 0,
+            b'u' => 5,
+            _ => 1,
+        };
+        i += 1;
+    }
+    t
+};
+
+/// The length of `s` as a JSON string token (quotes included), escaped as serde_json does.
+#[inline]
+pub fn string_token_len(s: &str) -> usize {
+    2 + s.len()
+        + s.bytes()
+            .map(|b| usize::from(ESCAPE_EXTRA[usize::from(b)]))
+            .sum::<usize>()
+}
+
+/// Appends `s` to `out` as a JSON string token (with quotes), escaped as serde_json does.
+pub fn push_string_token(out: &mut String, s: &str) {
+    out.push('"');
+    let mut run = 0;
+    for (i, &c) in s.as_bytes().iter().enumerate() {
+        let e = ESCAPE[usize::from(c)];
+        if e == 0 {
+            continue;
+        }
+        // Escaped bytes are ASCII, so `run..i` lies on character boundaries.
+        out.push_str(&s[run..i]);
+        out.push('\\');
+        if e == b'u' {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("u00");
+            out.push(char::from(HEX[usize::from(c >> 4)]));
+            out.push(char::from(HEX[usize::from(c & 0xf)]));
+        } else {
+            out.push(char::from(e));
+        }
+        run = i + 1;
+    }
+    out.push_str(&s[run..]);
+    out.push('"');
 }
 
 /// Appends `s` to `out` as a JSON string token (with quotes).

@@ -2,15 +2,15 @@
 
 use eventlake_transform::handler::{handle, Config};
 use eventlake_transform::telemetry::LogSettings;
+use eventlake_transform::Invocation;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use serde_json::value::RawValue;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let env = |k: &str| std::env::var(k).ok();
     LogSettings::from_env(env).install();
     let config = Config::from_env(env);
-    run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
+    run(service_fn(|event: LambdaEvent<Invocation<'static>>| {
         let result = handle(&config, event, &mut std::io::stdout().lock());
         async move { result }
     }))

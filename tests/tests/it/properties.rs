@@ -4,7 +4,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use eventlake_glue_schema::Table;
 use eventlake_tests::{check_fits_table, ok_records, render_ok};
-use eventlake_transform::firehose::response_len;
+use eventlake_transform::firehose::{response_len, write_response};
 use eventlake_transform::{transform, InputRecord, Invocation, RecordResult};
 use proptest::prelude::*;
 use serde_json::{Map, Value};
@@ -151,7 +151,9 @@ proptest! {
         }
         let r = &out.report;
         prop_assert_eq!(r.ok + r.dropped + r.failed(), data.len());
-        prop_assert_eq!(response_len(&out.response), serde_json::to_vec(&out.response).unwrap().len());
+        let serde_text = serde_json::to_string(&out.response).unwrap();
+        prop_assert_eq!(response_len(&out.response), serde_text.len());
+        prop_assert_eq!(write_response(&out.response), serde_text, "the fast writer writes what serde writes");
 
         let table = Table::embedded();
         let mut keys_seen = std::collections::HashSet::new();

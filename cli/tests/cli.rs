@@ -1,0 +1,81 @@
+//! `eventlake` as a user runs it: exit codes, stdout, and one-line errors.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn eventlake(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eventlake"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn fixture(name: &str) -> String {
+    format!("{}/../transform/fixtures/{name}/input.json", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn assert_one_line_error(out: &Output, contains: &str) {
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("eventlake: ") && err.contains(contains), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn invoke_prints_the_lambda_response_for_every_fixture() {
+    for name in [
+        "kinesis-source-basic",
+        "console-test-template",
+        "duplicates",
+        "large-realistic-batch",
+    ] {
+        let path = fixture(name);
+        let out = eventlake(&["invoke", &path], b"");
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let inv = eventlake_transform::parse_invocation(&text).unwrap();
+        let want = serde_json::to_value(eventlake_transform::transform(&inv).unwrap().response).unwrap();
+        assert_eq!(got, want, "{name}");
+    }
+}
+
+#[test]
+fn invoke_reads_stdin_and_decodes_on_request() {
+    let text = std::fs::read(fixture("console-test-template")).unwrap();
+    let out = eventlake(&["invoke", "--decode"], &text);
+    assert!(out.status.success());
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(got["records"][0]["result"], "ProcessingFailed");
+    assert_eq!(got["records"][0]["data"], "Hello, this is a test 123.");
+    assert!(got["records"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("not a valid JSON object"));
+    // The rejection is also logged on stderr, by the same bounded logger as in Lambda.
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Record rejected."));
+}
+
+#[test]
+fn unusable_input_is_one_readable_line() {
+    assert_one_line_error(
+        &eventlake(&["invoke", "/no/such/file.json"], b""),
+        "cannot read /no/such/file.json",
+    );
+    assert_one_line_error(
+        &eventlake(&["invoke"], b"{\"records\": 5}"),
+        "not a Firehose transformation event",
+    );
+    assert_one_line_error(
+        &eventlake(&["invoke", "-"], b"not json"),
+        "not a Firehose transformation event",
+    );
+    assert_one_line_error(&eventlake(&["invoke"], b"\xff\xfe"), "cannot read -");
+}

@@ -1,0 +1,52 @@
+# eventlake task runner. `just` lists the recipes; `just test` runs everything CI runs.
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# List the recipes
+default:
+    @just --list --unsorted
+
+# Everything: format check, lint, all tests (Rust)
+test: fmt-check lint test-rust
+
+# All Rust tests: unit, fixtures, properties, CLI, the Lambda binary against the Runtime API
+test-rust:
+    cargo test --workspace --locked
+
+# Benchmarks (release build): transform vs the Python baseline, peak RSS; see docs/performance.md
+bench:
+    cargo bench --locked -p eventlake-transform --bench transform
+
+# Build the Lambda for arm64 (default) and x86_64 with cargo-lambda (installs it from PyPI if missing)
+build:
+    command -v cargo-lambda >/dev/null || pip install --quiet cargo-lambda==1.9.2
+    cargo lambda build --release --arm64 --bin eventlake-transform --lambda-dir target/lambda/arm64
+    cargo lambda build --release --bin eventlake-transform --lambda-dir target/lambda/x86_64
+    ls -l target/lambda/*/eventlake-transform/bootstrap
+
+# Run the transform on a Firehose event file (e.g. one saved from the console)
+invoke file="transform/fixtures/kinesis-source-basic/input.json":
+    cargo run --quiet --release -p eventlake -- invoke --decode {{file}}
+
+# Regenerate the fixture inputs (and the large batch's expected output) from transform/fixtures/make_inputs.py
+fixtures:
+    python3 transform/fixtures/make_inputs.py
+
+# Fuzz the record handler (needs nightly and cargo-fuzz); seconds=600 for the release check
+fuzz target="record" seconds="60":
+    command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
+    cd fuzz && cargo +nightly fuzz run {{target}} -- -max_total_time={{seconds}} -max_len=4096
+
+# Format the code
+fmt:
+    cargo fmt --all
+
+# Check formatting
+fmt-check:
+    cargo fmt --all -- --check
+
+# Lint: clippy with warnings as errors
+lint:
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# What CI runs
+ci: test

@@ -1,0 +1,200 @@
+//! `just bench` (transform part): the handler in-process on a ~3 MB invocation of realistic
+//! ~0.8 KB events, side by side with the Python blueprint-style baseline on the same input
+//! in the same run, and the peak RSS of the real Lambda binary on a 6 MB invocation.
+//!
+//! Method and numbers: `docs/performance.md`.
+
+#[path = "../tests/common/runtime_api.rs"]
+mod runtime_api;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use eventlake_transform::{parse_invocation, transform, RecordResult};
+
+const TARGET_MB_PER_S: f64 = 400.0;
+const TARGET_SPEEDUP: f64 = 20.0;
+const TARGET_PEAK_RSS_MB: f64 = 64.0;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Realistic events: the large fixture batch's events, each made unique by rewriting the
+/// first 8 hex digits of its event_uuid.
+fn events() -> Vec<Vec<u8>> {
+    let text = std::fs::read_to_string(root().join("transform/fixtures/large-realistic-batch/input.json")).unwrap();
+    let inv = parse_invocation(&text).unwrap();
+    inv.records
+        .iter()
+        .map(|r| STANDARD.decode(r.data.as_bytes()).unwrap())
+        .collect()
+}
+
+/// A Firehose invocation whose JSON body is about `body_bytes` long.
+fn invocation(events: &[Vec<u8>], body_bytes: usize) -> (String, usize) {
+    let mut records = Vec::new();
+    let (mut size, mut event_bytes) = (200, 0);
+    for k in 0.. {
+        let mut e = events[k % events.len()].clone();
+        if e.starts_with(b"{\"event_uuid\":\"") {
+            e[15..23].copy_from_slice(format!("{k:08x}").as_bytes());
+        }
+        let data = STANDARD.encode(&e);
+        let record = serde_json::json!({
+            "recordId": format!("49546986683135544286507457936321625675700192471156785{k:06}"),
+            "approximateArrivalTimestamp": 1710670560000u64 + k as u64,
+            "data": data,
+            "kinesisRecordMetadata": {"shardId": "shardId-000000000000", "partitionKey": format!("pk-{k}"),
+                "approximateArrivalTimestamp": 1710670560000u64, "sequenceNumber": "4954698668313554428650745793632162567570", "subsequenceNumber": 0}
+        });
+        let len = record.to_string().len() + 1;
+        if size + len > body_bytes {
+            break;
+        }
+        size += len;
+        event_bytes += e.len();
+        records.push(record);
+    }
+    let body = serde_json::json!({
+        "invocationId": "bench",
+        "sourceKinesisStreamArn": "arn:aws:kinesis:eu-west-1:123456789012:stream/eventlake-dev-events",
+        "deliveryStreamArn": "arn:aws:firehose:eu-west-1:123456789012:deliverystream/eventlake-dev-delivery",
+        "region": "eu-west-1",
+        "records": records,
+    });
+    (body.to_string(), event_bytes)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn peak_rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn main() {
+    // `cargo bench` passes --bench; nothing else to parse.
+    let out_dir = root().join("target/bench");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let events = events();
+
+    // 1. Rust, in-process: parse envelope, transform, serialize response.
+    let (body, event_bytes) = invocation(&events, 3 * 1024 * 1024 + 1024 * 1024);
+    let records = parse_invocation(&body).unwrap().records.len();
+    // One invocation's whole CPU work in the Lambda: the runtime's read of the body, then
+    // the handler (envelope, records, logs, metrics, response text).
+    let config = eventlake_transform::handler::Config::default();
+    let run = || {
+        let t = Instant::now();
+        let payload: eventlake_transform::Invocation<'static> = serde_json::from_slice(body.as_bytes()).unwrap();
+        let event = lambda_runtime::LambdaEvent::new(payload, lambda_runtime::Context::default());
+        let wire = eventlake_transform::handler::handle(&config, event, &mut std::io::sink()).unwrap();
+        let elapsed = t.elapsed();
+        (elapsed, wire.get().len())
+    };
+    for _ in 0..3 {
+        run();
+    }
+    let mut rust_secs = Vec::new();
+    let mut wire_len = 0;
+    while rust_secs.len() < 30 {
+        let (d, len) = run();
+        rust_secs.push(d.as_secs_f64());
+        wire_len = len;
+    }
+    let out = transform(&parse_invocation(&body).unwrap()).unwrap();
+    let ok = out
+        .response
+        .records
+        .iter()
+        .filter(|r| r.result == RecordResult::Ok)
+        .count();
+    let rust_s = median(rust_secs);
+    let rust_mbps = event_bytes as f64 / rust_s / 1e6;
+
+    // 2. Python baseline on the same bytes.
+    let inv_path = out_dir.join("invocation-3mb.json");
+    std::fs::write(&inv_path, &body).unwrap();
+    let py = std::process::Command::new("python3")
+        .arg(root().join("bench/python/bench_blueprint.py"))
+        .arg(&inv_path)
+        .arg("5")
+        .output()
+        .expect("python3 runs");
+    assert!(
+        py.status.success(),
+        "python baseline failed: {}",
+        String::from_utf8_lossy(&py.stderr)
+    );
+    let py: serde_json::Value = serde_json::from_slice(&py.stdout).unwrap();
+    let py_secs: Vec<f64> = py["seconds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let py_s = median(py_secs);
+    let py_mbps = event_bytes as f64 / py_s / 1e6;
+    assert_eq!(
+        py["ok"].as_u64(),
+        Some(ok as u64),
+        "both implementations accept the same records"
+    );
+
+    // 3. Peak RSS of the real Lambda binary on a 6 MB invocation.
+    let (big, big_event_bytes) = invocation(&events, 6 * 1024 * 1024 - 4096);
+    let (addr, rx) = runtime_api::start(vec![("rss".into(), big.into_bytes())]);
+    let mut child = runtime_api::spawn_lambda(env!("CARGO_BIN_EXE_eventlake-transform"), addr);
+    let resp = rx.recv_timeout(Duration::from_secs(60)).expect("the binary answers");
+    let rss = peak_rss_mb(child.id());
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(
+        resp.path.ends_with("/response"),
+        "6 MB invocation answered: {}",
+        resp.path
+    );
+
+    let row = |name: &str, s: f64, mbps: f64| println!("{name:<34} {:>10.2} ms {:>10.1} MB/s", s * 1e3, mbps);
+    println!(
+        "\ntransform: one invocation, {records} records, {:.2} MB of events (mean {} B), response {:.2} MB",
+        event_bytes as f64 / 1e6,
+        event_bytes / records,
+        wire_len as f64 / 1e6
+    );
+    row("rust handler (median of 30)", rust_s, rust_mbps);
+    row("python blueprint (median of 5)", py_s, py_mbps);
+    let speedup = py_s / rust_s;
+    println!("{:<34} {speedup:>10.1}x", "speed-up");
+    println!(
+        "peak RSS, Lambda binary, 6 MB invocation ({:.2} MB events, response {} B): {rss:.1} MB",
+        big_event_bytes as f64 / 1e6,
+        resp.body.len()
+    );
+    let verdict = |ok: bool| if ok { "ok" } else { "MISSED" };
+    println!(
+        "targets: >= {TARGET_MB_PER_S} MB/s: {}; >= {TARGET_SPEEDUP}x python: {}; peak RSS <= {TARGET_PEAK_RSS_MB} MB: {}",
+        verdict(rust_mbps >= TARGET_MB_PER_S),
+        verdict(speedup >= TARGET_SPEEDUP),
+        verdict(rss <= TARGET_PEAK_RSS_MB)
+    );
+    let report = serde_json::json!({
+        "records": records, "event_bytes": event_bytes, "rust_ms": rust_s * 1e3, "rust_mb_per_s": rust_mbps,
+        "python_ms": py_s * 1e3, "python_mb_per_s": py_mbps, "speedup": speedup, "peak_rss_mb_6mb_invocation": rss,
+    });
+    std::fs::write(
+        out_dir.join("transform.json"),
+        serde_json::to_string_pretty(&report).unwrap(),
+    )
+    .unwrap();
+}
