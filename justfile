@@ -27,6 +27,10 @@ build:
 invoke file="transform/fixtures/kinesis-source-basic/input.json":
     cargo run --quiet --release -p eventlake -- invoke --decode {{file}}
 
+# Regenerate the Athena SQL (glue-schema/athena/) and docs/events.md from table.json and catalog.json
+schema:
+    cargo run --quiet -p eventlake -- schema generate
+
 # Regenerate the fixture inputs (and the large batch's expected output) from transform/fixtures/make_inputs.py
 fixtures:
     python3 transform/fixtures/make_inputs.py

@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 
 pub mod invoke;
+pub mod schema;
 
 use std::path::PathBuf;
 
@@ -22,6 +23,22 @@ pub enum CliError {
     /// Output could not be written.
     #[error("cannot write output: {0}")]
     WriteOutput(#[from] std::io::Error),
+    /// A file could not be written.
+    #[error("cannot write {path}: {source}")]
+    WriteFile {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Generated files differ from what the schema and catalog generate.
+    #[error("{count} generated file(s) are out of date ({files}): run `just schema`")]
+    SchemaDrift {
+        /// How many files differ.
+        count: usize,
+        /// The first few of them.
+        files: String,
+    },
 }
 
 /// Reads a whole file, or stdin when `path` is `None` or `-`.

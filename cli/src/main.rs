@@ -29,6 +29,27 @@ enum Command {
         #[arg(long)]
         decode: bool,
     },
+    /// Athena SQL and docs generated from glue-schema/table.json and catalog.json.
+    Schema {
+        #[command(subcommand)]
+        action: SchemaAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum SchemaAction {
+    /// Write the generated files (or, with --check, fail if they are out of date).
+    Generate {
+        /// Only check; write nothing.
+        #[arg(long)]
+        check: bool,
+        /// Where the SQL goes.
+        #[arg(long, default_value = "glue-schema/athena")]
+        dir: PathBuf,
+        /// The generated event reference.
+        #[arg(long, default_value = "docs/events.md")]
+        docs: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -61,6 +82,18 @@ fn run(command: Command) -> Result<(), CliError> {
                 Output::Wire
             };
             eventlake::invoke::run(&body, output, &mut std::io::stdout().lock())
+        }
+        Command::Schema {
+            action: SchemaAction::Generate { check, dir, docs },
+        } => {
+            let report = eventlake::schema::generate(&dir, &docs, check)?;
+            let verb = if check { "up to date" } else { "generated" };
+            eprintln!(
+                "schema {verb}: {} file(s) written, {} stale file(s) removed",
+                report.changed.len(),
+                report.stale.len()
+            );
+            Ok(())
         }
     }
 }

@@ -79,3 +79,28 @@ fn unusable_input_is_one_readable_line() {
     );
     assert_one_line_error(&eventlake(&["invoke"], b"\xff\xfe"), "cannot read -");
 }
+
+#[test]
+fn schema_generate_writes_checks_and_removes_stale_files() {
+    let dir = std::env::temp_dir().join(format!("eventlake-schema-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let sql = dir.join("athena");
+    let docs = dir.join("events.md");
+    let (sql_s, docs_s) = (sql.to_str().unwrap(), docs.to_str().unwrap());
+    assert_one_line_error(
+        &eventlake(&["schema", "generate", "--check", "--dir", sql_s, "--docs", docs_s], b""),
+        "out of date",
+    );
+    let out = eventlake(&["schema", "generate", "--dir", sql_s, "--docs", docs_s], b"");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(sql.join("views/payment_order_completed.sql").is_file());
+    std::fs::write(sql.join("views/removed_event.sql"), "-- gone").unwrap();
+    assert_one_line_error(
+        &eventlake(&["schema", "generate", "--check", "--dir", sql_s, "--docs", docs_s], b""),
+        "removed_event.sql",
+    );
+    assert!(eventlake(&["schema", "generate", "--dir", sql_s, "--docs", docs_s], b"").status.success());
+    assert!(!sql.join("views/removed_event.sql").exists());
+    assert!(eventlake(&["schema", "generate", "--check", "--dir", sql_s, "--docs", docs_s], b"").status.success());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

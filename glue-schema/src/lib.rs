@@ -1,9 +1,16 @@
 //! The eventlake Glue table: `glue-schema/table.json`, embedded, parsed and validated.
 //!
 //! `table.json` is the single source of truth for the lake's columns, partition keys and
-//! partition projection. The transform's tests check every `Ok` record against it, the CDK
-//! stack builds the Glue table from it, and the local lake writes Parquet with its columns.
+//! partition projection; `catalog.json` for the known event types and their payload fields
+//! (the `event_type` projection enum, the typed Athena views). The transform's tests check
+//! every `Ok` record against the table, the CDK stack builds the Glue table from both, and the
+//! local lake writes Parquet with its columns. [`athena`] generates the committed Athena SQL.
 #![warn(missing_docs)]
+
+pub mod athena;
+pub mod catalog;
+
+pub use catalog::{Catalog, CatalogError, EventDef, EventTypeDef, FieldDef};
 
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
@@ -82,6 +89,8 @@ pub enum HiveType {
         /// Digits after the point, 0..=precision.
         scale: u8,
     },
+    /// `array<element>` of a primitive element type.
+    Array(Box<HiveType>),
 }
 
 impl HiveType {
@@ -99,6 +108,13 @@ impl HiveType {
             "boolean" => HiveType::Boolean,
             "timestamp" => HiveType::Timestamp,
             "date" => HiveType::Date,
+            _ if t.starts_with("array<") => {
+                let element = HiveType::parse(t.strip_prefix("array<")?.strip_suffix('>')?)?;
+                if matches!(element, HiveType::Array(_)) {
+                    return None;
+                }
+                HiveType::Array(Box::new(element))
+            }
             _ => {
                 let inner = t.strip_prefix("decimal(")?.strip_suffix(')')?;
                 let (p, s) = inner.split_once(',')?;
@@ -126,6 +142,7 @@ impl HiveType {
             HiveType::Timestamp => "timestamp".into(),
             HiveType::Date => "date".into(),
             HiveType::Decimal { precision, scale } => format!("decimal({precision},{scale})"),
+            HiveType::Array(element) => format!("array<{}>", element.name()),
         }
     }
 
@@ -148,6 +165,7 @@ impl HiveType {
             (HiveType::Timestamp, Value::String(s)) => is_openx_timestamp(s),
             (HiveType::Timestamp, Value::Number(n)) => n.as_i64().is_some(),
             (HiveType::Date, Value::String(s)) => is_date(s),
+            (HiveType::Array(element), Value::Array(items)) => items.iter().all(|v| element.accepts(v)),
             _ => false,
         }
     }
@@ -228,14 +246,16 @@ impl Column {
     }
 }
 
-/// Partition projection of `event_type`: the known event types.
+/// Partition projection of `event_type`: an enum whose values are the event types of the
+/// catalog (`catalog.json`), so adding a type to the catalog makes it queryable.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
 pub struct EnumProjection {
     /// Always `enum`.
     #[serde(rename = "type")]
     pub kind: String,
-    /// The projected values.
-    pub values: Vec<String>,
+    /// Where the values come from: always `catalog.json`.
+    pub values_from: String,
 }
 
 /// Partition projection of `created_date`: a date range.
@@ -337,6 +357,14 @@ impl Table {
                 });
             }
         }
+        for col in &self.columns {
+            if matches!(HiveType::parse(&col.type_name), Some(HiveType::Array(_))) {
+                return Err(SchemaError::UnsupportedType {
+                    column: col.name.clone(),
+                    ty: col.type_name.clone(),
+                });
+            }
+        }
         for key in &self.partition_keys {
             if HiveType::parse(&key.type_name) != Some(HiveType::String) {
                 return Err(SchemaError::PartitionKeyNotString {
@@ -352,15 +380,10 @@ impl Table {
             )));
         }
         let p = &self.projection;
-        if p.event_type.kind != "enum" || p.event_type.values.is_empty() {
+        if p.event_type.kind != "enum" || p.event_type.values_from != "catalog.json" {
             return Err(SchemaError::Projection(
-                "event_type must be an enum projection with at least one value".into(),
+                "event_type must be an enum projection with valuesFrom \"catalog.json\"".into(),
             ));
-        }
-        if let Some(bad) = p.event_type.values.iter().find(|v| !is_event_type(v)) {
-            return Err(SchemaError::Projection(format!(
-                "event_type value `{bad}` does not match ^[a-z0-9][a-z0-9_-]{{0,63}}$"
-            )));
         }
         if p.created_date.kind != "date" || p.created_date.format != "yyyy-MM-dd" {
             return Err(SchemaError::Projection(
@@ -501,7 +524,7 @@ mod tests {
             Table::from_json(&bad_type),
             Err(SchemaError::UnsupportedType { .. })
         ));
-        let bad_enum = TABLE_JSON.replacen("\"account\"", "\"Account\"", 1);
+        let bad_enum = TABLE_JSON.replacen("\"catalog.json\"", "\"elsewhere\"", 1);
         assert!(matches!(Table::from_json(&bad_enum), Err(SchemaError::Projection(_))));
         assert!(matches!(Table::from_json("{"), Err(SchemaError::Parse(_))));
     }
@@ -526,6 +549,8 @@ mod tests {
         assert_eq!(HiveType::parse("decimal(39,2)"), None);
         assert_eq!(HiveType::parse("decimal(5,6)"), None);
         assert_eq!(HiveType::parse("varchar"), None);
+        assert_eq!(HiveType::parse("array<array<int>>"), None);
+        assert_eq!(HiveType::parse("array<>"), None);
     }
 
     #[test]

@@ -154,6 +154,23 @@ pub struct BatchReport {
     pub bytes_out: usize,
     /// Every `ProcessingFailed` record with its reason, in batch order.
     pub rejections: Vec<Rejection>,
+    /// `Ok` records whose `event_type` is not in the event catalog, by type. They are
+    /// delivered like any other, but Athena's projection does not show them until the type
+    /// is added to the catalog (docs/athena.md).
+    pub unknown_event_types: std::collections::BTreeMap<String, usize>,
+}
+
+/// Whether `event_type` is one of the catalog's event types (the Athena projection enum).
+pub fn is_known_event_type(event_type: &str) -> bool {
+    static KNOWN: std::sync::OnceLock<HashSet<&'static str>> = std::sync::OnceLock::new();
+    KNOWN
+        .get_or_init(|| {
+            eventlake_glue_schema::Catalog::embedded()
+                .event_type_names()
+                .into_iter()
+                .collect()
+        })
+        .contains(event_type)
 }
 
 /// The result of transforming one invocation.
@@ -206,6 +223,12 @@ pub fn transform_with_limit(invocation: &Invocation<'_>, limit: usize) -> Result
             Ok(info) => {
                 report.ok += 1;
                 report.bytes_out += out.len();
+                if !is_known_event_type(&info.partition_keys.event_type) {
+                    *report
+                        .unknown_event_types
+                        .entry(info.partition_keys.event_type.clone())
+                        .or_insert(0) += 1;
+                }
                 (
                     RecordResult::Ok,
                     base64_simd::STANDARD.encode_to_string(&out),

@@ -24,7 +24,13 @@ pub mod metric {
     pub const BYTES_IN: &str = "BytesIn";
     /// Decoded bytes returned.
     pub const BYTES_OUT: &str = "BytesOut";
+    /// `Ok` records of an event type not in the catalog (dimension `EventType`).
+    pub const RECORDS_UNKNOWN_TYPE: &str = "RecordsUnknownEventType";
 }
+
+/// At most this many unknown event types get their own metric per invocation; the rest are
+/// summed under `EventType=other`, so a flood of bad names cannot explode metric cardinality.
+pub const MAX_UNKNOWN_TYPE_METRICS: usize = 10;
 
 /// Where log output goes and how it looks, from the standard Lambda variables.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,6 +109,14 @@ impl BatchReport {
                 "More records rejected than logged individually."
             );
         }
+        if !self.unknown_event_types.is_empty() {
+            let types = serde_json::to_string(&self.unknown_event_types).unwrap_or_default();
+            tracing::warn!(
+                invocation_id,
+                unknown_event_types = %types,
+                "Events of types not in the catalog: delivered, but not visible in Athena until added."
+            );
+        }
         tracing::info!(
             invocation_id,
             records = self.records,
@@ -141,6 +155,34 @@ impl BatchReport {
             metric::BYTES_OUT: self.bytes_out,
         })
         .to_string()];
+        let mut unknown: Vec<(&str, usize)> = Vec::new();
+        for (i, (t, n)) in self.unknown_event_types.iter().enumerate() {
+            if i < MAX_UNKNOWN_TYPE_METRICS {
+                unknown.push((t.as_str(), *n));
+            } else if let Some(last) = unknown.last_mut().filter(|(name, _)| *name == "other") {
+                last.1 += n;
+            } else {
+                unknown.push(("other", *n));
+            }
+        }
+        for (event_type, n) in unknown {
+            lines.push(
+                json!({
+                    "_aws": {
+                        "Timestamp": timestamp_ms,
+                        "CloudWatchMetrics": [{
+                            "Namespace": namespace,
+                            "Dimensions": [["DeliveryStream", "EventType"]],
+                            "Metrics": [count(metric::RECORDS_UNKNOWN_TYPE)],
+                        }],
+                    },
+                    "DeliveryStream": delivery_stream,
+                    "EventType": event_type,
+                    metric::RECORDS_UNKNOWN_TYPE: n,
+                })
+                .to_string(),
+            );
+        }
         for (code, n) in self.failures_by_code() {
             lines.push(
                 json!({
@@ -215,6 +257,7 @@ mod tests {
                 rej(1, RecordError::Empty),
                 rej(3, RecordError::NotUtf8 { offset: 0 }),
             ],
+            unknown_event_types: Default::default(),
         };
         let lines = report.emf_lines("eventlake", "s1", 42);
         assert_eq!(lines.len(), 3);
@@ -238,5 +281,29 @@ mod tests {
             (Some("empty"), Some(2))
         );
         assert!(lines.iter().all(|l| !l.contains('\n')));
+    }
+}
+
+#[cfg(test)]
+mod unknown_type_tests {
+    use super::*;
+
+    #[test]
+    fn unknown_event_types_are_counted_with_bounded_cardinality() {
+        let mut report = BatchReport::default();
+        for i in 0..(MAX_UNKNOWN_TYPE_METRICS + 5) {
+            report.unknown_event_types.insert(format!("t{i:02}"), 2);
+        }
+        let lines = report.emf_lines("eventlake", "s1", 0);
+        let docs: Vec<serde_json::Value> = lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let unknown: Vec<&serde_json::Value> = docs.iter().filter(|d| d.get("EventType").is_some()).collect();
+        assert_eq!(unknown.len(), MAX_UNKNOWN_TYPE_METRICS + 1);
+        let other = unknown.iter().find(|d| d["EventType"] == "other").unwrap();
+        assert_eq!(other[metric::RECORDS_UNKNOWN_TYPE], 10);
+        let total: u64 = unknown
+            .iter()
+            .map(|d| d[metric::RECORDS_UNKNOWN_TYPE].as_u64().unwrap())
+            .sum();
+        assert_eq!(total, 2 * (MAX_UNKNOWN_TYPE_METRICS as u64 + 5));
     }
 }

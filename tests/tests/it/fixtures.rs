@@ -106,9 +106,31 @@ fn the_large_batch_covers_every_outcome() {
     let out = transform(&parse_invocation(&fx.input).unwrap()).unwrap();
     let r = &out.report;
     assert!(r.ok >= 400 && r.dropped == 2 && r.failed() == 1, "{r:?}");
+    assert!(
+        r.unknown_event_types.is_empty(),
+        "every type of the large batch is in the catalog: {:?}",
+        r.unknown_event_types
+    );
     let mean = r.bytes_in / r.records;
     assert!(
         (600..=1000).contains(&mean),
         "realistic events are ~0.8 KB, got {mean} B"
     );
+}
+
+#[test]
+fn events_of_types_outside_the_catalog_are_delivered_and_counted() {
+    let fx = fixtures()
+        .into_iter()
+        .find(|f| f.name == "kinesis-source-basic")
+        .expect("fixture");
+    let out = transform(&parse_invocation(&fx.input).unwrap()).unwrap();
+    assert_eq!(out.report.failed(), 0);
+    let unknown: Vec<(&str, usize)> = out
+        .report
+        .unknown_event_types
+        .iter()
+        .map(|(k, v)| (k.as_str(), *v))
+        .collect();
+    assert_eq!(unknown, vec![("heartbeat", 1)]);
 }
