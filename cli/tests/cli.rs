@@ -88,7 +88,10 @@ fn schema_generate_writes_checks_and_removes_stale_files() {
     let docs = dir.join("events.md");
     let (sql_s, docs_s) = (sql.to_str().unwrap(), docs.to_str().unwrap());
     assert_one_line_error(
-        &eventlake(&["schema", "generate", "--check", "--dir", sql_s, "--docs", docs_s], b""),
+        &eventlake(
+            &["schema", "generate", "--check", "--dir", sql_s, "--docs", docs_s],
+            b"",
+        ),
         "out of date",
     );
     let out = eventlake(&["schema", "generate", "--dir", sql_s, "--docs", docs_s], b"");
@@ -96,11 +99,23 @@ fn schema_generate_writes_checks_and_removes_stale_files() {
     assert!(sql.join("views/payment_order_completed.sql").is_file());
     std::fs::write(sql.join("views/removed_event.sql"), "-- gone").unwrap();
     assert_one_line_error(
-        &eventlake(&["schema", "generate", "--check", "--dir", sql_s, "--docs", docs_s], b""),
+        &eventlake(
+            &["schema", "generate", "--check", "--dir", sql_s, "--docs", docs_s],
+            b"",
+        ),
         "removed_event.sql",
     );
-    assert!(eventlake(&["schema", "generate", "--dir", sql_s, "--docs", docs_s], b"").status.success());
+    assert!(
+        eventlake(&["schema", "generate", "--dir", sql_s, "--docs", docs_s], b"")
+            .status
+            .success()
+    );
     assert!(!sql.join("views/removed_event.sql").exists());
-    assert!(eventlake(&["schema", "generate", "--check", "--dir", sql_s, "--docs", docs_s], b"").status.success());
+    assert!(eventlake(
+        &["schema", "generate", "--check", "--dir", sql_s, "--docs", docs_s],
+        b""
+    )
+    .status
+    .success());
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -61,9 +61,14 @@ impl Enricher {
     /// Validates one event (`data`, the record's decoded bytes) and appends its `Ok` record
     /// data to `out`. On error nothing useful is left in `out` beyond its previous length.
     pub fn enrich(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<EventInfo, RecordError> {
-        let text = std::str::from_utf8(data).map_err(|e| RecordError::NotUtf8 {
-            offset: e.valid_up_to(),
-        })?;
+        // SIMD validation on the hot path; std only to find the offset of a failure.
+        let text = match simdutf8::basic::from_utf8(data) {
+            Ok(text) => text,
+            Err(_) => {
+                let offset = std::str::from_utf8(data).map_or_else(|e| e.valid_up_to(), |_| 0);
+                return Err(RecordError::NotUtf8 { offset });
+            }
+        };
         if text.bytes().all(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t')) {
             return Err(RecordError::Empty);
         }
@@ -138,9 +143,9 @@ impl Enricher {
             if i > 0 {
                 out.push(b',');
             }
-            json::escape_into(out, &text.as_bytes()[m.key.start..m.key.end]);
+            json::escape_json_text(out, &text.as_bytes()[m.key.start..m.key.end]);
             out.push(b':');
-            json::escape_into(out, raw(m));
+            json::escape_json_text(out, raw(m));
         }
         out.extend_from_slice(b"}\"}\n");
 
@@ -218,27 +223,37 @@ fn string_value<'t>(text: &'t str, m: &Member, field: RequiredField) -> Result<s
 
 /// Parses canonical UUID text (8-4-4-4-12 hex digits, any case, any version).
 pub fn parse_uuid(s: &str) -> Option<u128> {
-    let b = s.as_bytes();
-    if b.len() != 36 {
+    /// Hex digit values; 0xff for anything else.
+    static HEX: [u8; 256] = {
+        let mut t = [0xffu8; 256];
+        let mut i = 0;
+        while i < 10 {
+            t[b'0' as usize + i] = i as u8;
+            i += 1;
+        }
+        let mut i = 0;
+        while i < 6 {
+            t[b'a' as usize + i] = 10 + i as u8;
+            t[b'A' as usize + i] = 10 + i as u8;
+            i += 1;
+        }
+        t
+    };
+    let b: &[u8; 36] = s.as_bytes().try_into().ok()?;
+    if b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
         return None;
     }
-    let mut v: u128 = 0;
+    let (mut v, mut bad) = (0u128, 0u8);
     for (i, &c) in b.iter().enumerate() {
         if matches!(i, 8 | 13 | 18 | 23) {
-            if c != b'-' {
-                return None;
-            }
             continue;
         }
-        let d = match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            b'A'..=b'F' => c - b'A' + 10,
-            _ => return None,
-        };
-        v = v << 4 | u128::from(d);
+        let d = HEX[usize::from(c)];
+        bad |= d;
+        v = v << 4 | u128::from(d & 0x0f);
     }
-    Some(v)
+    // Any invalid digit sets the high bits of `bad`; valid digits never do.
+    (bad & 0xf0 == 0).then_some(v)
 }
 
 fn parse_created_at(text: &str, m: &Member) -> Result<u64, RecordError> {

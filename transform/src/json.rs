@@ -448,21 +448,15 @@ impl<'a> Scanner<'a> {
     }
 }
 
-/// Advances past bytes that need no attention inside a string.
+/// Advances past bytes that need no attention inside a string (anything but `"`, `\` and
+/// control characters), eight at a time.
 #[inline]
 fn skip_plain(b: &[u8], mut p: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
     while p + 8 <= b.len() {
-        let w = u64::from_le_bytes(b[p..p + 8].try_into().expect("8 bytes"));
-        let quote = w ^ (ONES * u64::from(b'"'));
-        let slash = w ^ (ONES * u64::from(b'\\'));
-        // A byte is zero in x exactly when (x - 0x01) & !x & 0x80 is set for it (no false
-        // negatives; a false positive only sends us to the byte-wise loop below).
-        let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
-        let control = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
-        if has_zero(quote) | has_zero(slash) | control != 0 {
-            break;
+        let flags = needs_escape(u64::from_le_bytes(b[p..p + 8].try_into().expect("8 bytes")));
+        if flags != 0 {
+            // The lowest flagged byte is exact.
+            return p + (flags.trailing_zeros() / 8) as usize;
         }
         p += 8;
     }
@@ -658,6 +652,76 @@ pub fn escape_into(out: &mut Vec<u8>, raw: &[u8]) {
     out.extend_from_slice(&raw[run..]);
 }
 
+/// Appends `raw`, which must be valid JSON text (a token or a value, as the scanner
+/// found it), escaped as the content of a JSON string. Valid JSON text holds no control
+/// characters but whitespace (`\t \n \r`), so every byte becomes at most two: the output is
+/// reserved up front and written without per-escape copies. Same bytes as [`escape_into`].
+#[inline]
+pub fn escape_json_text(out: &mut Vec<u8>, raw: &[u8]) {
+    let start = out.len();
+    out.resize(start + 2 * raw.len(), 0);
+    let buf = &mut out[start..];
+    let (mut i, mut w) = (0, 0);
+    let mut general = false;
+    loop {
+        // Eight bytes at a time: store them all, then keep only those before the first byte
+        // that needs escaping (the lowest flagged byte of the SWAR test is always a real one).
+        if i + 8 <= raw.len() {
+            let chunk: [u8; 8] = raw[i..i + 8].try_into().expect("8 bytes");
+            buf[w..w + 8].copy_from_slice(&chunk);
+            let flags = needs_escape(u64::from_le_bytes(chunk));
+            if flags == 0 {
+                i += 8;
+                w += 8;
+                continue;
+            }
+            let plain = (flags.trailing_zeros() / 8) as usize;
+            i += plain;
+            w += plain;
+        }
+        let Some(&c) = raw.get(i) else { break };
+        let e = ESCAPE[usize::from(c)];
+        if e == 0 {
+            buf[w] = c;
+            w += 1;
+        } else if e == b'u' {
+            general = true;
+            break;
+        } else {
+            buf[w] = b'\\';
+            buf[w + 1] = e;
+            w += 2;
+        }
+        i += 1;
+    }
+    if general {
+        // Not JSON text after all (a control character): the general escaper is exact.
+        escape_tail(out, start, raw);
+    } else {
+        out.truncate(start + w);
+    }
+}
+
+/// Bit 7 of each byte of the result is set for bytes of `w` that are `"`, `\` or below
+/// 0x20; the lowest set byte is exact, higher ones may be false positives.
+#[inline]
+fn needs_escape(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    has_zero(w ^ (ONES * u64::from(b'"')))
+        | has_zero(w ^ (ONES * u64::from(b'\\')))
+        | (w.wrapping_sub(ONES * 0x20) & !w & HIGHS)
+}
+
+/// Fallback of [`escape_json_text`] for text with control characters: redo with the
+/// general escaper.
+#[cold]
+fn escape_tail(out: &mut Vec<u8>, start: usize, raw: &[u8]) {
+    out.truncate(start);
+    escape_into(out, raw);
+}
+
 /// How many bytes each byte adds when escaped (0, 1 for `\x`, 5 for `\u00XX`).
 static ESCAPE_EXTRA: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -805,6 +869,39 @@ mod tests {
         assert_eq!(members(&deep).unwrap_err().kind, JsonErrorKind::TooDeep);
         let huge = format!("{{\"a\":{}", "[".repeat(1_000_000));
         assert_eq!(members(&huge).unwrap_err().kind, JsonErrorKind::TooDeep);
+    }
+
+    #[test]
+    fn the_fast_escapers_agree_with_the_general_one() {
+        // Every position of every special byte, in and around 8-byte chunks.
+        let specials = [b'"', b'\\', b'\n', b'\t', b'\r', 0x01, 0x1f, b'a', 0xc3];
+        for len in 0..40 {
+            for at in 0..len.max(1) {
+                for &sp in &specials {
+                    let mut raw: Vec<u8> = (0..len).map(|i| b"x{}[]:,0 "[i % 9]).collect();
+                    if at < raw.len() {
+                        raw[at] = sp;
+                        if sp == 0xc3 && at + 1 < raw.len() {
+                            raw[at + 1] = 0xa9;
+                        }
+                    }
+                    let mut general = Vec::new();
+                    escape_into(&mut general, &raw);
+                    let mut fast = b"prefix".to_vec();
+                    escape_json_text(&mut fast, &raw);
+                    assert_eq!(&fast[6..], &general[..], "{raw:?}");
+                    let text = String::from_utf8_lossy(&raw);
+                    let mut token = String::new();
+                    push_string_token(&mut token, &text);
+                    assert_eq!(token, serde_json::to_string(&text).unwrap());
+                    assert_eq!(string_token_len(&text), token.len());
+                    assert_eq!(
+                        skip_plain(&raw, 0),
+                        raw.iter().position(|&c| STRING_STOP[c as usize]).unwrap_or(raw.len())
+                    );
+                }
+            }
+        }
     }
 
     #[test]
