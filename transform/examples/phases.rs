@@ -32,6 +32,27 @@ fn main() {
         }
         return;
     }
+    if std::env::args().any(|a| a == "--handler") {
+        let config = eventlake_transform::handler::Config::default();
+        let mut times = Vec::new();
+        for _ in 0..30 {
+            let t = Instant::now();
+            let payload: eventlake_transform::Invocation<'static> = serde_json::from_slice(body.as_bytes()).unwrap();
+            let a = t.elapsed();
+            let event = lambda_runtime::LambdaEvent::new(payload, lambda_runtime::Context::default());
+            let wire = eventlake_transform::handler::handle(&config, event, &mut std::io::sink()).unwrap();
+            let b = t.elapsed();
+            drop(wire);
+            let c = t.elapsed();
+            times.push((ms(a), ms(b - a), ms(c - b)));
+        }
+        times.sort_by(|x, y| (x.0 + x.1 + x.2).total_cmp(&(y.0 + y.1 + y.2)));
+        println!(
+            "median: parse {:.2} ms, handle {:.2} ms, drop {:.2} ms",
+            times[15].0, times[15].1, times[15].2
+        );
+        return;
+    }
     let mut best = [f64::MAX; 8];
     for _ in 0..20 {
         let t = Instant::now();

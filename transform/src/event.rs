@@ -20,6 +20,43 @@ pub struct EventKey {
     pub created_at: u64,
 }
 
+/// Hashes [`EventKey`]s for the per-invocation duplicate set. The keys come from one batch of
+/// producer-made UUIDs (not attacker-chosen hash inputs against a long-lived table), and UUID
+/// bits are already well mixed, so a multiply-xor is enough and much cheaper than SipHash.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EventKeyHasher;
+
+impl std::hash::BuildHasher for EventKeyHasher {
+    type Hasher = EventKeyHash;
+    fn build_hasher(&self) -> EventKeyHash {
+        EventKeyHash(0)
+    }
+}
+
+/// The hasher of [`EventKeyHasher`].
+#[derive(Debug, Clone, Copy)]
+pub struct EventKeyHash(u64);
+
+impl std::hash::Hasher for EventKeyHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.write_u64(v as u64);
+        self.write_u64((v >> 64) as u64);
+    }
+}
+
 /// The dynamic-partitioning keys of an `Ok` record (`metadata.partitionKeys`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PartitionKeys {

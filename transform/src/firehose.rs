@@ -201,7 +201,7 @@ pub fn transform_with_limit(invocation: &Invocation<'_>, limit: usize) -> Result
         ..BatchReport::default()
     };
     let mut records = Vec::with_capacity(n);
-    let mut seen = HashSet::with_capacity(n);
+    let mut seen = HashSet::with_capacity_and_hasher(n, crate::event::EventKeyHasher::default());
     let mut enricher = Enricher::new();
     let mut decoded = Vec::new();
     let mut out = Vec::new();
@@ -335,7 +335,13 @@ fn record_len(r: &ResponseRecord) -> usize {
 /// Writes `response` as JSON: the same text as `serde_json::to_string(response)`, without
 /// escaping checks on the base64 `Ok` data (the bulk of the bytes) and without a UTF-8 pass.
 pub fn write_response(response: &Response) -> String {
-    let mut out = String::with_capacity(response_len(response));
+    // A close upper estimate, without scanning the strings (`response_len` does that).
+    let estimate: usize = response
+        .records
+        .iter()
+        .map(|r| r.record_id.len() + r.data.len() + 192)
+        .sum();
+    let mut out = String::with_capacity(estimate + 16);
     out.push_str("{\"records\":[");
     for (i, r) in response.records.iter().enumerate() {
         if i > 0 {
