@@ -1,5 +1,9 @@
 //! Times the stages of one invocation separately, for profiling (docs/performance.md):
 //! `cargo run --release -p eventlake-transform --example phases` after `just bench`.
+/// The same allocator as the Lambda binary, so the numbers are the Lambda's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::Instant;
 
 use base64::Engine;

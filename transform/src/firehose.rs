@@ -201,7 +201,7 @@ pub fn transform_with_limit(invocation: &Invocation<'_>, limit: usize) -> Result
         ..BatchReport::default()
     };
     let mut records = Vec::with_capacity(n);
-    let mut seen = HashSet::with_capacity_and_hasher(n, crate::event::EventKeyHasher::default());
+    let mut seen = HashSet::with_capacity_and_hasher(n, crate::event::EventKeyHasher);
     let mut enricher = Enricher::new();
     let mut decoded = Vec::new();
     let mut out = Vec::new();

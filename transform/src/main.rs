@@ -5,6 +5,9 @@ use eventlake_transform::telemetry::LogSettings;
 use eventlake_transform::Invocation;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let env = |k: &str| std::env::var(k).ok();
