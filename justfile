@@ -10,7 +10,11 @@ test: fmt-check lint test-rust
 
 # All Rust tests: unit, fixtures, properties, CLI, the Lambda binary against the Runtime API
 test-rust:
-    cargo test --workspace --locked
+    #!/usr/bin/env bash
+    set -euo pipefail
+    mkdir -p target
+    cargo test --workspace --locked 2>&1 | tee target/test-output.log
+    awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' target/test-output.log
 
 # Benchmarks (release build): transform vs the Python baseline, peak RSS; see docs/performance.md
 bench:
