@@ -1,7 +1,10 @@
 //! The `eventlake` command line: the library behind the thin `main.rs`.
 #![warn(missing_docs)]
 
+pub mod generate;
 pub mod invoke;
+pub mod lake;
+pub mod replay;
 pub mod schema;
 
 use std::path::PathBuf;
@@ -31,6 +34,12 @@ pub enum CliError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The local lake cannot do what was asked (unsupported column type, bad error file…).
+    #[error("{0}")]
+    Lake(String),
+    /// A table definition given with --table is invalid.
+    #[error("{0}")]
+    Schema(#[from] eventlake_glue_schema::SchemaError),
     /// Generated files differ from what the schema and catalog generate.
     #[error("{count} generated file(s) are out of date ({files}): run `just schema`")]
     SchemaDrift {

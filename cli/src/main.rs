@@ -4,7 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use eventlake::generate::{write_events, GenerateOptions};
 use eventlake::invoke::Output;
+use eventlake::replay::ReplayOptions;
 use eventlake::{read_input, CliError};
 
 /// eventlake: Kinesis events to a query-ready data lake.
@@ -29,6 +31,49 @@ enum Command {
         #[arg(long)]
         decode: bool,
     },
+    /// Write N synthetic events over the event catalog's types, one JSON object per line.
+    Generate {
+        /// How many lines.
+        #[arg(long, default_value_t = 1000)]
+        events: u64,
+        /// Seed: the same seed writes the same events.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Share of lines that repeat an earlier event (0 to 1).
+        #[arg(long, default_value_t = 0.0, value_parser = share)]
+        duplicates: f64,
+        /// Share of lines that break the contract (0 to 1).
+        #[arg(long, default_value_t = 0.0, value_parser = share)]
+        invalid: f64,
+        /// created_at of the first event (Unix seconds); events span one hour from it.
+        #[arg(long, default_value_t = 1_710_669_600)]
+        start: u64,
+        /// Write to this file instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Emulate Firehose: batch raw events (one per line), run the transform, write Parquet
+    /// into the lake layout and failures into errors/, print a summary.
+    Replay {
+        /// Raw events, one per line (`-` for stdin).
+        #[arg(long, required_unless_present = "errors")]
+        input: Option<PathBuf>,
+        /// Instead: re-drive the records of the error files under this folder.
+        #[arg(long, conflicts_with = "input")]
+        errors: Option<PathBuf>,
+        /// The lake directory.
+        #[arg(long)]
+        lake: PathBuf,
+        /// Convert against this table definition instead of the built-in glue-schema/table.json.
+        #[arg(long)]
+        table: Option<PathBuf>,
+        /// Processor buffer: MiB of events per transform invocation (Firehose: 0.2 to 3).
+        #[arg(long, default_value_t = 1.0)]
+        batch_mb: f64,
+        /// S3 buffer: MiB of records per partition before a file is written.
+        #[arg(long, default_value_t = 64.0)]
+        file_mb: f64,
+    },
     /// Athena SQL and docs generated from glue-schema/table.json and catalog.json.
     Schema {
         #[command(subcommand)]
@@ -50,6 +95,34 @@ enum SchemaAction {
         #[arg(long, default_value = "docs/events.md")]
         docs: PathBuf,
     },
+}
+
+fn share(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("`{s}` is not a share between 0 and 1")),
+    }
+}
+
+fn mib(v: f64) -> usize {
+    (v * 1024.0 * 1024.0) as usize
+}
+
+/// A progress bar on stderr for `total` bytes (hidden when stderr is not a terminal).
+fn progress_bar(total: Option<u64>, what: &str) -> indicatif::ProgressBar {
+    let bar = match total {
+        Some(t) => indicatif::ProgressBar::new(t),
+        None => indicatif::ProgressBar::new_spinner(),
+    };
+    let template = if total.is_some() {
+        format!("{what} {{bar:30}} {{bytes}}/{{total_bytes}} ({{bytes_per_sec}}, {{eta}} left)")
+    } else {
+        format!("{what} {{spinner}} {{bytes}} ({{bytes_per_sec}})")
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
+        bar.set_style(style);
+    }
+    bar
 }
 
 fn main() -> ExitCode {
@@ -82,6 +155,87 @@ fn run(command: Command) -> Result<(), CliError> {
                 Output::Wire
             };
             eventlake::invoke::run(&body, output, &mut std::io::stdout().lock())
+        }
+        Command::Generate {
+            events,
+            seed,
+            duplicates,
+            invalid,
+            start,
+            output,
+        } => {
+            let options = GenerateOptions {
+                events,
+                seed,
+                duplicates,
+                invalid,
+                start,
+                ..GenerateOptions::default()
+            };
+            let catalog = eventlake_glue_schema::Catalog::embedded();
+            let report = match &output {
+                Some(path) => {
+                    let file = std::fs::File::create(path).map_err(|source| CliError::WriteFile {
+                        path: path.clone(),
+                        source,
+                    })?;
+                    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+                    write_events(catalog, options, &mut w).map_err(|source| CliError::WriteFile {
+                        path: path.clone(),
+                        source,
+                    })?
+                }
+                None => write_events(
+                    catalog,
+                    options,
+                    &mut std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock()),
+                )?,
+            };
+            eprintln!(
+                "generated {} events ({} duplicates, {} invalid), {:.1} MB",
+                report.lines,
+                report.duplicates,
+                report.invalid,
+                report.bytes as f64 / 1e6
+            );
+            Ok(())
+        }
+        Command::Replay {
+            input,
+            errors,
+            lake,
+            table,
+            batch_mb,
+            file_mb,
+        } => {
+            let mut options = ReplayOptions::new(&lake);
+            options.batch_bytes = mib(batch_mb).max(1);
+            options.flush_bytes = mib(file_mb).max(1);
+            if let Some(path) = &table {
+                options.table = eventlake_glue_schema::Table::from_json(&read_input(Some(path))?)?;
+            }
+            let summary = match (input, errors) {
+                (_, Some(dir)) => eventlake::replay::redrive(&dir, options)?,
+                (Some(path), None) if path.as_os_str() != "-" => {
+                    let file = std::fs::File::open(&path).map_err(|source| CliError::ReadInput {
+                        path: path.clone(),
+                        source,
+                    })?;
+                    let bar = progress_bar(file.metadata().ok().map(|m| m.len()), "replay");
+                    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+                    let s = eventlake::replay::replay(&mut reader, options, &|n| bar.set_position(n))?;
+                    bar.finish_and_clear();
+                    s
+                }
+                _ => {
+                    let bar = progress_bar(None, "replay");
+                    let s = eventlake::replay::replay(&mut std::io::stdin().lock(), options, &|n| bar.set_position(n))?;
+                    bar.finish_and_clear();
+                    s
+                }
+            };
+            print!("{}", summary.render());
+            Ok(())
         }
         Command::Schema {
             action: SchemaAction::Generate { check, dir, docs },

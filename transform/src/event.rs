@@ -58,7 +58,7 @@ impl std::hash::Hasher for EventKeyHash {
 }
 
 /// The dynamic-partitioning keys of an `Ok` record (`metadata.partitionKeys`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct PartitionKeys {
     /// First segment of `event_name`.
     pub event_type: String,

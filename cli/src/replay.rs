@@ -1,0 +1,418 @@
+//! `eventlake replay`: emulates the Firehose delivery stream on one machine. Raw events, one
+//! per line, are batched like the processor's buffer, run through the very transform the
+//! Lambda runs, converted to Parquet against the Glue table (or to `format-conversion-failed`),
+//! partitioned by the returned keys and written to the lake; rejected records go to
+//! `errors/processing-failed/`. `--errors` re-drives the records of earlier error files.
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use eventlake_glue_schema::Table;
+use eventlake_transform::{partition_keys, transform, InputRecord, Invocation, RecordResult};
+use serde_json::json;
+
+use crate::lake::{
+    convert_record, write_atomically, LakeWriter, WriteStats, FORMAT_CONVERSION_FAILED, PROCESSING_FAILED,
+};
+use crate::CliError;
+
+/// How replay batches and buffers.
+#[derive(Debug, Clone)]
+pub struct ReplayOptions {
+    /// The lake directory.
+    pub lake: PathBuf,
+    /// Processor buffer: event bytes per transform invocation (Firehose: 0.2–3 MB).
+    pub batch_bytes: usize,
+    /// S3 buffer: a partition's file is written when its JSON records reach this size.
+    pub flush_bytes: usize,
+    /// Bound on all partition buffers together (the largest is written first beyond it).
+    pub memory_bytes: usize,
+    /// The delivery stream name used in object names.
+    pub stream: String,
+    /// The table to convert against.
+    pub table: Table,
+}
+
+impl ReplayOptions {
+    /// Defaults: 1 MiB batches (Firehose's default processor buffer), 64 MiB files (the
+    /// minimum S3 buffer with dynamic partitioning), 256 MiB of buffers.
+    pub fn new(lake: &Path) -> ReplayOptions {
+        ReplayOptions {
+            lake: lake.to_path_buf(),
+            batch_bytes: 1024 * 1024,
+            flush_bytes: 64 * 1024 * 1024,
+            memory_bytes: 256 * 1024 * 1024,
+            stream: "eventlake-local".into(),
+            table: Table::embedded().clone(),
+        }
+    }
+}
+
+/// What a replay did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReplaySummary {
+    /// Records read.
+    pub records: u64,
+    /// Event bytes read.
+    pub bytes_in: u64,
+    /// Transform invocations.
+    pub invocations: u64,
+    /// Records the transform returned `Ok`.
+    pub ok: u64,
+    /// In-batch duplicates (`Dropped`).
+    pub dropped: u64,
+    /// `ProcessingFailed` by reason code.
+    pub rejected: BTreeMap<String, u64>,
+    /// `Ok` records that did not convert to the table.
+    pub conversion_failed: u64,
+    /// Parquet output.
+    pub written: WriteStats,
+    /// Error objects written.
+    pub error_files: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+impl ReplaySummary {
+    /// Records rejected by the transform.
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.values().sum()
+    }
+
+    /// A few readable lines.
+    pub fn render(&self) -> String {
+        let secs = self.elapsed.as_secs_f64().max(1e-9);
+        let mut s = format!(
+            "records in:          {}\n  ok:                {}\n  duplicates dropped:{:>4}\n  rejected:          {}\n",
+            self.records,
+            self.ok,
+            format!(" {}", self.dropped),
+            self.rejected_total()
+        );
+        for (code, n) in &self.rejected {
+            s.push_str(&format!("    {code}: {n}\n"));
+        }
+        s.push_str(&format!(
+            "  conversion failed: {}\nrows written:        {} in {} Parquet files, {:.1} MB\nerror files:         {}\ninvocations:         {}\ntime:                {:.2} s, {:.0} events/s, {:.1} MB/s\n",
+            self.conversion_failed,
+            self.written.rows,
+            self.written.files,
+            self.written.bytes as f64 / 1e6,
+            self.error_files,
+            self.invocations,
+            secs,
+            self.records as f64 / secs,
+            self.bytes_in as f64 / 1e6 / secs
+        ));
+        s
+    }
+}
+
+/// Error records waiting to be written, per error type and arrival hour.
+#[derive(Default)]
+struct ErrorSink {
+    lines: BTreeMap<(&'static str, String), Vec<String>>,
+}
+
+impl ErrorSink {
+    fn push(&mut self, kind: &'static str, hour_path: String, line: String) {
+        self.lines.entry((kind, hour_path)).or_default().push(line);
+    }
+
+    fn finish(self, root: &Path, writer: &mut LakeWriter) -> Result<u64, CliError> {
+        let mut files = 0;
+        for ((kind, hour), lines) in self.lines {
+            let dir = root.join("errors").join(kind).join(hour);
+            let name = writer.object_name();
+            write_atomically(&dir, &name, |f| {
+                use std::io::Write;
+                let mut w = std::io::BufWriter::new(f);
+                for l in &lines {
+                    w.write_all(l.as_bytes())?;
+                    w.write_all(b"\n")?;
+                }
+                w.flush()
+            })?;
+            files += 1;
+        }
+        Ok(files)
+    }
+}
+
+/// The running emulation: batches, transform, conversion, writer, error sink.
+struct Delivery {
+    options: ReplayOptions,
+    writer: LakeWriter,
+    errors: ErrorSink,
+    summary: ReplaySummary,
+    batch: Vec<Vec<u8>>,
+    batch_bytes: usize,
+    next_id: u64,
+}
+
+impl Delivery {
+    fn new(options: ReplayOptions) -> Result<Delivery, CliError> {
+        let writer = LakeWriter::new(
+            &options.lake,
+            options.table.clone(),
+            &options.stream,
+            options.flush_bytes,
+            options.memory_bytes,
+        )?;
+        Ok(Delivery {
+            options,
+            writer,
+            errors: ErrorSink::default(),
+            summary: ReplaySummary::default(),
+            batch: Vec::new(),
+            batch_bytes: 0,
+            next_id: 0,
+        })
+    }
+
+    fn push_event(&mut self, event: Vec<u8>) -> Result<(), CliError> {
+        self.summary.records += 1;
+        self.summary.bytes_in += event.len() as u64;
+        self.batch_bytes += event.len();
+        self.batch.push(event);
+        if self.batch_bytes >= self.options.batch_bytes {
+            self.invoke()?;
+        }
+        Ok(())
+    }
+
+    /// Runs the transform on the current batch, as Firehose invokes the Lambda.
+    fn invoke(&mut self) -> Result<(), CliError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let arrival = chrono::Utc::now();
+        let arrival_ms = arrival.timestamp_millis();
+        let hour = arrival.format("%Y/%m/%d/%H").to_string();
+        let data: Vec<String> = self.batch.iter().map(|e| STANDARD.encode(e)).collect();
+        let ids: Vec<String> = data
+            .iter()
+            .map(|_| {
+                self.next_id += 1;
+                format!("{:020}", self.next_id)
+            })
+            .collect();
+        let invocation = Invocation {
+            invocation_id: format!("local-{}", self.summary.invocations).into(),
+            delivery_stream_arn: format!(
+                "arn:aws:firehose:local:000000000000:deliverystream/{}",
+                self.options.stream
+            )
+            .into(),
+            source_kinesis_stream_arn: None,
+            region: None,
+            records: ids
+                .iter()
+                .zip(&data)
+                .map(|(id, d)| InputRecord {
+                    record_id: id.as_str().into(),
+                    data: d.as_str().into(),
+                })
+                .collect(),
+        };
+        let out = transform(&invocation)?;
+        self.summary.invocations += 1;
+        let reasons: BTreeMap<usize, &eventlake_transform::RecordError> =
+            out.report.rejections.iter().map(|r| (r.index, &r.error)).collect();
+        for (i, rec) in out.response.records.iter().enumerate() {
+            match rec.result {
+                RecordResult::Dropped => self.summary.dropped += 1,
+                RecordResult::ProcessingFailed => {
+                    let reason = reasons
+                        .get(&i)
+                        .map(|e| (e.code(), e.to_string()))
+                        .unwrap_or(("unknown", String::new()));
+                    *self.summary.rejected.entry(reason.0.to_string()).or_insert(0) += 1;
+                    let line = json!({
+                        "attemptsMade": 1,
+                        "arrivalTimestamp": arrival_ms,
+                        "errorCode": "Lambda.ProcessingFailedStatus",
+                        "errorMessage": "ProcessingFailed status set for record",
+                        "attemptEndingTimestamp": chrono::Utc::now().timestamp_millis(),
+                        "rawData": rec.data,
+                        "lambdaARN": "local:eventlake-transform",
+                        "reason": reason.1,
+                        "reasonCode": reason.0,
+                    });
+                    self.errors.push(PROCESSING_FAILED, hour.clone(), line.to_string());
+                }
+                RecordResult::Ok => {
+                    self.summary.ok += 1;
+                    let keys = &rec
+                        .metadata
+                        .as_ref()
+                        .expect("Ok records carry partition keys")
+                        .partition_keys;
+                    let record = STANDARD.decode(&rec.data).map_err(|e| CliError::Lake(e.to_string()))?;
+                    self.deliver(&record, keys, arrival_ms, &hour, &rec.record_id)?;
+                }
+            }
+        }
+        self.batch.clear();
+        self.batch_bytes = 0;
+        Ok(())
+    }
+
+    /// Record-format conversion and delivery of one transformed record.
+    fn deliver(
+        &mut self,
+        record: &[u8],
+        keys: &eventlake_transform::PartitionKeys,
+        arrival_ms: i64,
+        hour: &str,
+        record_id: &str,
+    ) -> Result<(), CliError> {
+        match convert_record(&self.options.table, record) {
+            Ok(row) => self.writer.push(keys, row, record.len()),
+            Err(message) => {
+                self.summary.conversion_failed += 1;
+                let line = json!({
+                    "attemptsMade": 1,
+                    "arrivalTimestamp": arrival_ms,
+                    "ErrorCode": "DataFormatConversion.MalformedData",
+                    "ErrorMessage": message,
+                    "attemptEndingTimestamp": chrono::Utc::now().timestamp_millis(),
+                    "rawData": STANDARD.encode(record),
+                    "sequenceNumber": record_id,
+                    "subSequenceNumber": 0,
+                    "dataCatalogTable": {
+                        "databaseName": self.options.table.database,
+                        "tableName": self.options.table.name,
+                    },
+                });
+                self.errors
+                    .push(FORMAT_CONVERSION_FAILED, hour.to_string(), line.to_string());
+                Ok(())
+            }
+        }
+    }
+
+    fn finish(mut self, started: Instant) -> Result<ReplaySummary, CliError> {
+        self.invoke()?;
+        self.summary.written = self.writer.finish()?;
+        self.summary.error_files = self.errors.finish(&self.options.lake, &mut self.writer)?;
+        self.summary.elapsed = started.elapsed();
+        Ok(self.summary)
+    }
+}
+
+/// Replays raw events, one per line (a trailing `\n` is not part of the event; every other
+/// byte is, so a blank or broken line becomes a rejected record, never a skipped one).
+pub fn replay(
+    input: &mut impl BufRead,
+    options: ReplayOptions,
+    progress: &dyn Fn(u64),
+) -> Result<ReplaySummary, CliError> {
+    let started = Instant::now();
+    let mut delivery = Delivery::new(options)?;
+    let mut line = Vec::new();
+    let mut read = 0u64;
+    loop {
+        line.clear();
+        let n = input
+            .read_until(b'\n', &mut line)
+            .map_err(|source| CliError::ReadInput {
+                path: "input".into(),
+                source,
+            })?;
+        if n == 0 {
+            break;
+        }
+        read += n as u64;
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
+        delivery.push_event(line.clone())?;
+        if delivery.summary.records % 4096 == 0 {
+            progress(read);
+        }
+    }
+    progress(read);
+    delivery.finish(started)
+}
+
+/// Re-drives the records of error files under `errors_dir` (a lake's `errors/` or one of
+/// its subfolders): `processing-failed` records go through the transform again,
+/// `format-conversion-failed` records through the conversion again. Each error file read is
+/// renamed to `<name>.redriven`, so a second re-drive does not repeat it; records that fail
+/// again land in new error files.
+pub fn redrive(errors_dir: &Path, options: ReplayOptions) -> Result<ReplaySummary, CliError> {
+    let started = Instant::now();
+    let mut files = Vec::new();
+    collect_files(errors_dir, &mut files).map_err(|source| CliError::ReadInput {
+        path: errors_dir.to_path_buf(),
+        source,
+    })?;
+    files.sort();
+    let mut delivery = Delivery::new(options)?;
+    let now = chrono::Utc::now();
+    let hour = now.format("%Y/%m/%d/%H").to_string();
+    for file in &files {
+        let text = std::fs::read_to_string(file).map_err(|source| CliError::ReadInput {
+            path: file.clone(),
+            source,
+        })?;
+        for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            let bad = |why: &str| {
+                CliError::Lake(format!(
+                    "{}:{}: not a Firehose error record: {why}",
+                    file.display(),
+                    n + 1
+                ))
+            };
+            let v: serde_json::Value = serde_json::from_str(line).map_err(|e| bad(&e.to_string()))?;
+            let raw = STANDARD
+                .decode(v["rawData"].as_str().ok_or_else(|| bad("no rawData"))?)
+                .map_err(|e| bad(&e.to_string()))?;
+            if v.get("ErrorCode").is_some() {
+                // A transformed record that did not convert: convert it again.
+                let record: serde_json::Value = serde_json::from_slice(&raw).map_err(|e| bad(&e.to_string()))?;
+                let event_type = record["event_type"].as_str().unwrap_or_default();
+                let created_at = record["created_at"].as_u64().unwrap_or_default();
+                delivery.summary.records += 1;
+                delivery.summary.ok += 1;
+                delivery.deliver(
+                    &raw,
+                    &partition_keys(event_type, created_at),
+                    now.timestamp_millis(),
+                    &hour,
+                    "redrive",
+                )?;
+            } else {
+                delivery.push_event(raw)?;
+            }
+        }
+    }
+    let summary = delivery.finish(started)?;
+    for file in &files {
+        let mut done = file.clone().into_os_string();
+        done.push(".redriven");
+        std::fs::rename(file, &done).map_err(|source| CliError::WriteFile {
+            path: file.clone(),
+            source,
+        })?;
+    }
+    Ok(summary)
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if path.is_dir() {
+            collect_files(&path, out)?;
+        } else if !name.starts_with('.') && !name.ends_with(".redriven") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
