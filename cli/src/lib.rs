@@ -1,9 +1,11 @@
 //! The `eventlake` command line: the library behind the thin `main.rs`.
 #![warn(missing_docs)]
 
+pub mod demo;
 pub mod generate;
 pub mod invoke;
 pub mod lake;
+pub mod query;
 pub mod replay;
 pub mod schema;
 

@@ -74,6 +74,31 @@ enum Command {
         #[arg(long, default_value_t = 64.0)]
         file_mb: f64,
     },
+    /// SQL over the local lake: table `events` (with partition columns event_type and
+    /// created_date) and the view `events_unique`.
+    Query {
+        /// The lake directory.
+        #[arg(long)]
+        lake: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = eventlake::query::Format::Table)]
+        format: eventlake::query::Format,
+        /// The SQL statement.
+        sql: String,
+    },
+    /// The whole pipeline on this machine: generate an hour of traffic, replay it through the
+    /// transform into a local lake, run a few analyst queries.
+    Demo {
+        /// Events to generate (default: one hour at 1M events/hour).
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// The lake directory.
+        #[arg(long, default_value = "lake")]
+        lake: PathBuf,
+        /// Generator seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Athena SQL and docs generated from glue-schema/table.json and catalog.json.
     Schema {
         #[command(subcommand)]
@@ -223,18 +248,29 @@ fn run(command: Command) -> Result<(), CliError> {
                     })?;
                     let bar = progress_bar(file.metadata().ok().map(|m| m.len()), "replay");
                     let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
-                    let s = eventlake::replay::replay(&mut reader, options, &|n| bar.set_position(n))?;
+                    let s = eventlake::replay::replay(&mut reader, options, &|_, n| bar.set_position(n))?;
                     bar.finish_and_clear();
                     s
                 }
                 _ => {
                     let bar = progress_bar(None, "replay");
-                    let s = eventlake::replay::replay(&mut std::io::stdin().lock(), options, &|n| bar.set_position(n))?;
+                    let s =
+                        eventlake::replay::replay(&mut std::io::stdin().lock(), options, &|_, n| bar.set_position(n))?;
                     bar.finish_and_clear();
                     s
                 }
             };
             print!("{}", summary.render());
+            Ok(())
+        }
+        Command::Query { lake, format, sql } => {
+            let table = eventlake_glue_schema::Table::embedded();
+            eventlake::query::query(&lake, table, &sql, format, &mut std::io::stdout().lock())?;
+            Ok(())
+        }
+        Command::Demo { events, lake, seed } => {
+            let options = eventlake::demo::DemoOptions { events, lake, seed };
+            eventlake::demo::demo(&options, &mut std::io::stdout().lock())?;
             Ok(())
         }
         Command::Schema {

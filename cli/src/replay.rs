@@ -310,7 +310,7 @@ impl Delivery {
 pub fn replay(
     input: &mut impl BufRead,
     options: ReplayOptions,
-    progress: &dyn Fn(u64),
+    progress: &dyn Fn(u64, u64),
 ) -> Result<ReplaySummary, CliError> {
     let started = Instant::now();
     let mut delivery = Delivery::new(options)?;
@@ -333,10 +333,10 @@ pub fn replay(
         }
         delivery.push_event(line.clone())?;
         if delivery.summary.records % 4096 == 0 {
-            progress(read);
+            progress(delivery.summary.records, read);
         }
     }
-    progress(read);
+    progress(delivery.summary.records, read);
     delivery.finish(started)
 }
 

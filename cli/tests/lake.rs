@@ -188,7 +188,7 @@ fn every_valid_event_lands_exactly_and_every_reject_is_kept_with_its_reason() {
     };
     let events: Vec<String> = Generator::new(Catalog::embedded(), options).collect();
     let input = events.join("\n") + "\n";
-    let summary = replay(&mut input.as_bytes(), small_batches(&lake), &|_| {}).unwrap();
+    let summary = replay(&mut input.as_bytes(), small_batches(&lake), &|_, _| {}).unwrap();
 
     assert_eq!(summary.records, 4000);
     assert!(summary.invocations > 10, "{summary:?}");
@@ -265,7 +265,7 @@ fn records_that_do_not_fit_the_table_go_to_format_conversion_failed_and_redrive_
         },
     )
     .collect();
-    let summary = replay(&mut (events.join("\n") + "\n").as_bytes(), options, &|_| {}).unwrap();
+    let summary = replay(&mut (events.join("\n") + "\n").as_bytes(), options, &|_, _| {}).unwrap();
     assert_eq!(summary.conversion_failed, 300);
     assert_eq!(summary.written.rows, 0);
     let failed = error_records(&lake, "format-conversion-failed");
@@ -301,7 +301,7 @@ fn redriving_processing_failures_runs_them_through_the_transform_again() {
     let dir = temp_dir("redrive");
     let lake = dir.join("lake");
     let input = b"{\"event_uuid\":\"0f8fad5b-d9cb-469f-a165-70867728950e\",\"event_name\":\"a\",\"created_at\":1710670500123}\n\nnot json\n";
-    let summary = replay(&mut &input[..], ReplayOptions::new(&lake), &|_| {}).unwrap();
+    let summary = replay(&mut &input[..], ReplayOptions::new(&lake), &|_, _| {}).unwrap();
     assert_eq!(
         (summary.records, summary.rejected_total()),
         (3, 3),
@@ -311,5 +311,84 @@ fn redriving_processing_failures_runs_them_through_the_transform_again() {
     assert_eq!(again.records, 3);
     assert_eq!(again.rejected_total(), 3, "still invalid: rejected again, kept again");
     assert_eq!(error_records(&lake, "processing-failed").len(), 3);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn query_agrees_with_what_was_written_and_events_unique_removes_cross_batch_duplicates() {
+    let dir = temp_dir("query");
+    let lake = dir.join("lake");
+    let options = GenerateOptions {
+        events: 3000,
+        seed: 9,
+        duplicates: 0.05,
+        invalid: 0.01,
+        ..GenerateOptions::default()
+    };
+    let events: Vec<String> = Generator::new(Catalog::embedded(), options).collect();
+    let summary = replay(
+        &mut (events.join("\n") + "\n").as_bytes(),
+        small_batches(&lake),
+        &|_, _| {},
+    )
+    .unwrap();
+    let unique: BTreeSet<(String, i64)> = events
+        .iter()
+        .filter_map(|e| expected_row(e))
+        .map(|r| (r.event_uuid.to_ascii_lowercase(), r.created_at))
+        .collect();
+    assert!(
+        (summary.ok as usize) > unique.len(),
+        "some duplicates crossed batches: {summary:?}"
+    );
+
+    let q = |sql: &str, format: eventlake::query::Format| {
+        let mut out = Vec::new();
+        eventlake::query::query(&lake, Table::embedded(), sql, format, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    let csv = q(
+        "SELECT (SELECT count(*) FROM events) AS rows_, (SELECT count(*) FROM events_unique) AS uniq",
+        eventlake::query::Format::Csv,
+    );
+    assert_eq!(csv.trim(), format!("rows_,uniq\n{},{}", summary.ok, unique.len()));
+
+    // Partition columns come from the paths and agree with the data.
+    let json = q(
+        "SELECT event_type, created_date, count(*) AS n FROM events WHERE event_type = 'payment' GROUP BY 1, 2",
+        eventlake::query::Format::Json,
+    );
+    let line: Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+    let payments = read_lake(&lake).iter().filter(|r| r.event_type == "payment").count();
+    assert_eq!(line["n"].as_u64(), Some(payments as u64));
+    assert_eq!(line["created_date"], "2024-03-17");
+
+    let table = q(
+        "SELECT count(*) AS n FROM events_unique WHERE event_type = 'payment'",
+        eventlake::query::Format::Table,
+    );
+    assert!(table.contains("| n "), "{table}");
+
+    let mut out = Vec::new();
+    let err = eventlake::query::query(
+        &lake,
+        Table::embedded(),
+        "SELEC nonsense",
+        eventlake::query::Format::Table,
+        &mut out,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.starts_with("SQL error"), "{err}");
+    let err = eventlake::query::query(
+        &dir.join("nothing"),
+        Table::embedded(),
+        "SELECT 1",
+        eventlake::query::Format::Table,
+        &mut out,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("no lake at"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
