@@ -16,9 +16,21 @@ test-rust:
     cargo test --workspace --locked 2>&1 | tee target/test-output.log
     awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' target/test-output.log
 
-# Benchmarks (release build): transform vs the Python baseline, peak RSS; see docs/performance.md
-bench:
+# Benchmarks (release build): transform vs the Python baseline, replay of 1M events; see docs/performance.md
+bench events="1000000":
     cargo bench --locked -p eventlake-transform --bench transform
+    cargo build --locked --release -p eventlake
+    python3 bench/replay_bench.py target/release/eventlake {{events}}
+
+# The whole pipeline on this machine, no AWS: generate an hour of traffic (1M events), replay it
+# through the transform into ./lake as Parquet, run analyst queries
+demo events="1000000" lake="lake":
+    cargo build --locked --release -p eventlake
+    target/release/eventlake demo --events {{events}} --lake {{lake}}
+
+# SQL over the local lake, e.g. just query "SELECT count(*) FROM events_unique"
+query sql lake="lake":
+    target/release/eventlake query --lake {{lake}} "{{sql}}"
 
 # Build the Lambda for arm64 (default) and x86_64 with cargo-lambda (installs it from PyPI if missing)
 build:

@@ -75,6 +75,12 @@ pub struct ReplaySummary {
     pub error_files: u64,
     /// Wall time.
     pub elapsed: Duration,
+    /// Time in the transform (including building its invocations).
+    pub transform_time: Duration,
+    /// Time converting transformed records to rows (the record-format conversion).
+    pub convert_time: Duration,
+    /// Time encoding and writing Parquet and error files.
+    pub write_time: Duration,
 }
 
 impl ReplaySummary {
@@ -97,7 +103,7 @@ impl ReplaySummary {
             s.push_str(&format!("    {code}: {n}\n"));
         }
         s.push_str(&format!(
-            "  conversion failed: {}\nrows written:        {} in {} Parquet files, {:.1} MB\nerror files:         {}\ninvocations:         {}\ntime:                {:.2} s, {:.0} events/s, {:.1} MB/s\n",
+            "  conversion failed: {}\nrows written:        {} in {} Parquet files, {:.1} MB\nerror files:         {}\ninvocations:         {}\ntime:                {:.2} s, {:.0} events/s, {:.1} MB/s\n  transform {:.2} s, convert {:.2} s, Parquet {:.2} s, reading and the rest {:.2} s\n",
             self.conversion_failed,
             self.written.rows,
             self.written.files,
@@ -106,7 +112,11 @@ impl ReplaySummary {
             self.invocations,
             secs,
             self.records as f64 / secs,
-            self.bytes_in as f64 / 1e6 / secs
+            self.bytes_in as f64 / 1e6 / secs,
+            self.transform_time.as_secs_f64(),
+            self.convert_time.as_secs_f64(),
+            self.write_time.as_secs_f64(),
+            (self.elapsed.saturating_sub(self.transform_time + self.convert_time + self.write_time)).as_secs_f64(),
         ));
         s
     }
@@ -143,71 +153,69 @@ impl ErrorSink {
     }
 }
 
-/// The running emulation: batches, transform, conversion, writer, error sink.
-struct Delivery {
-    options: ReplayOptions,
-    writer: LakeWriter,
-    errors: ErrorSink,
-    summary: ReplaySummary,
-    batch: Vec<Vec<u8>>,
-    batch_bytes: usize,
-    next_id: u64,
+/// A transformed batch on its way from the transform stage to the delivery stage.
+struct TransformedBatch {
+    records: Vec<eventlake_transform::ResponseRecord>,
+    /// (reason code, reason) of each `ProcessingFailed` record, by index.
+    reasons: BTreeMap<usize, (&'static str, String)>,
+    arrival_ms: i64,
+    hour: String,
 }
 
-impl Delivery {
-    fn new(options: ReplayOptions) -> Result<Delivery, CliError> {
-        let writer = LakeWriter::new(
-            &options.lake,
-            options.table.clone(),
-            &options.stream,
-            options.flush_bytes,
-            options.memory_bytes,
-        )?;
-        Ok(Delivery {
-            options,
-            writer,
-            errors: ErrorSink::default(),
-            summary: ReplaySummary::default(),
+/// Stage 1: batches events like the processor buffer and invokes the transform.
+struct Batcher {
+    limit: usize,
+    stream: String,
+    batch: Vec<Vec<u8>>,
+    bytes: usize,
+    next_id: u64,
+    records: u64,
+    bytes_in: u64,
+    invocations: u64,
+    transform_time: Duration,
+}
+
+impl Batcher {
+    fn new(options: &ReplayOptions) -> Batcher {
+        Batcher {
+            limit: options.batch_bytes,
+            stream: options.stream.clone(),
             batch: Vec::new(),
-            batch_bytes: 0,
+            bytes: 0,
             next_id: 0,
-        })
+            records: 0,
+            bytes_in: 0,
+            invocations: 0,
+            transform_time: Duration::ZERO,
+        }
     }
 
-    fn push_event(&mut self, event: Vec<u8>) -> Result<(), CliError> {
-        self.summary.records += 1;
-        self.summary.bytes_in += event.len() as u64;
-        self.batch_bytes += event.len();
+    /// Adds an event; returns a transformed batch when the buffer is full.
+    fn push(&mut self, event: Vec<u8>) -> Result<Option<TransformedBatch>, CliError> {
+        self.records += 1;
+        self.bytes_in += event.len() as u64;
+        self.bytes += event.len();
         self.batch.push(event);
-        if self.batch_bytes >= self.options.batch_bytes {
-            self.invoke()?;
+        if self.bytes >= self.limit {
+            return self.invoke();
         }
-        Ok(())
+        Ok(None)
     }
 
     /// Runs the transform on the current batch, as Firehose invokes the Lambda.
-    fn invoke(&mut self) -> Result<(), CliError> {
+    fn invoke(&mut self) -> Result<Option<TransformedBatch>, CliError> {
         if self.batch.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
+        let started = Instant::now();
         let arrival = chrono::Utc::now();
-        let arrival_ms = arrival.timestamp_millis();
-        let hour = arrival.format("%Y/%m/%d/%H").to_string();
         let data: Vec<String> = self.batch.iter().map(|e| STANDARD.encode(e)).collect();
-        let ids: Vec<String> = data
-            .iter()
-            .map(|_| {
-                self.next_id += 1;
-                format!("{:020}", self.next_id)
-            })
-            .collect();
+        let first = self.next_id;
+        self.next_id += data.len() as u64;
+        let ids: Vec<String> = (first..self.next_id).map(|n| format!("{:020}", n + 1)).collect();
         let invocation = Invocation {
-            invocation_id: format!("local-{}", self.summary.invocations).into(),
-            delivery_stream_arn: format!(
-                "arn:aws:firehose:local:000000000000:deliverystream/{}",
-                self.options.stream
-            )
-            .into(),
+            invocation_id: format!("local-{}", self.invocations).into(),
+            delivery_stream_arn: format!("arn:aws:firehose:local:000000000000:deliverystream/{}", self.stream).into(),
             source_kinesis_stream_arn: None,
             region: None,
             records: ids
@@ -220,30 +228,72 @@ impl Delivery {
                 .collect(),
         };
         let out = transform(&invocation)?;
-        self.summary.invocations += 1;
-        let reasons: BTreeMap<usize, &eventlake_transform::RecordError> =
-            out.report.rejections.iter().map(|r| (r.index, &r.error)).collect();
-        for (i, rec) in out.response.records.iter().enumerate() {
+        self.invocations += 1;
+        let reasons = out
+            .report
+            .rejections
+            .iter()
+            .map(|r| (r.index, (r.error.code(), r.error.to_string())))
+            .collect();
+        self.batch.clear();
+        self.bytes = 0;
+        self.transform_time += started.elapsed();
+        Ok(Some(TransformedBatch {
+            records: out.response.records,
+            reasons,
+            arrival_ms: arrival.timestamp_millis(),
+            hour: arrival.format("%Y/%m/%d/%H").to_string(),
+        }))
+    }
+}
+
+/// Stage 2: the record-format conversion, partition buffers, Parquet and error objects.
+struct Sink {
+    table: Table,
+    lake: PathBuf,
+    writer: LakeWriter,
+    errors: ErrorSink,
+    summary: ReplaySummary,
+}
+
+impl Sink {
+    fn new(options: &ReplayOptions) -> Result<Sink, CliError> {
+        let writer = LakeWriter::new(
+            &options.lake,
+            options.table.clone(),
+            &options.stream,
+            options.flush_bytes,
+            options.memory_bytes,
+        )?;
+        Ok(Sink {
+            table: options.table.clone(),
+            lake: options.lake.clone(),
+            writer,
+            errors: ErrorSink::default(),
+            summary: ReplaySummary::default(),
+        })
+    }
+
+    fn handle(&mut self, batch: TransformedBatch) -> Result<(), CliError> {
+        for (i, rec) in batch.records.iter().enumerate() {
             match rec.result {
                 RecordResult::Dropped => self.summary.dropped += 1,
                 RecordResult::ProcessingFailed => {
-                    let reason = reasons
-                        .get(&i)
-                        .map(|e| (e.code(), e.to_string()))
-                        .unwrap_or(("unknown", String::new()));
-                    *self.summary.rejected.entry(reason.0.to_string()).or_insert(0) += 1;
+                    let (code, reason) = batch.reasons.get(&i).cloned().unwrap_or(("unknown", String::new()));
+                    *self.summary.rejected.entry(code.to_string()).or_insert(0) += 1;
                     let line = json!({
                         "attemptsMade": 1,
-                        "arrivalTimestamp": arrival_ms,
+                        "arrivalTimestamp": batch.arrival_ms,
                         "errorCode": "Lambda.ProcessingFailedStatus",
                         "errorMessage": "ProcessingFailed status set for record",
                         "attemptEndingTimestamp": chrono::Utc::now().timestamp_millis(),
                         "rawData": rec.data,
                         "lambdaARN": "local:eventlake-transform",
-                        "reason": reason.1,
-                        "reasonCode": reason.0,
+                        "reason": reason,
+                        "reasonCode": code,
                     });
-                    self.errors.push(PROCESSING_FAILED, hour.clone(), line.to_string());
+                    self.errors
+                        .push(PROCESSING_FAILED, batch.hour.clone(), line.to_string());
                 }
                 RecordResult::Ok => {
                     self.summary.ok += 1;
@@ -253,12 +303,10 @@ impl Delivery {
                         .expect("Ok records carry partition keys")
                         .partition_keys;
                     let record = STANDARD.decode(&rec.data).map_err(|e| CliError::Lake(e.to_string()))?;
-                    self.deliver(&record, keys, arrival_ms, &hour, &rec.record_id)?;
+                    self.deliver(&record, keys, batch.arrival_ms, &batch.hour, &rec.record_id)?;
                 }
             }
         }
-        self.batch.clear();
-        self.batch_bytes = 0;
         Ok(())
     }
 
@@ -271,8 +319,16 @@ impl Delivery {
         hour: &str,
         record_id: &str,
     ) -> Result<(), CliError> {
-        match convert_record(&self.options.table, record) {
-            Ok(row) => self.writer.push(keys, row, record.len()),
+        let t_convert = Instant::now();
+        let converted = convert_record(&self.table, record);
+        self.summary.convert_time += t_convert.elapsed();
+        match converted {
+            Ok(row) => {
+                let t_write = Instant::now();
+                let pushed = self.writer.push(keys, row, record.len());
+                self.summary.write_time += t_write.elapsed();
+                pushed
+            }
             Err(message) => {
                 self.summary.conversion_failed += 1;
                 let line = json!({
@@ -284,10 +340,7 @@ impl Delivery {
                     "rawData": STANDARD.encode(record),
                     "sequenceNumber": record_id,
                     "subSequenceNumber": 0,
-                    "dataCatalogTable": {
-                        "databaseName": self.options.table.database,
-                        "tableName": self.options.table.name,
-                    },
+                    "dataCatalogTable": { "databaseName": self.table.database, "tableName": self.table.name },
                 });
                 self.errors
                     .push(FORMAT_CONVERSION_FAILED, hour.to_string(), line.to_string());
@@ -296,48 +349,81 @@ impl Delivery {
         }
     }
 
-    fn finish(mut self, started: Instant) -> Result<ReplaySummary, CliError> {
-        self.invoke()?;
+    fn finish(mut self, batcher: &Batcher, started: Instant) -> Result<ReplaySummary, CliError> {
+        let t_write = Instant::now();
         self.summary.written = self.writer.finish()?;
-        self.summary.error_files = self.errors.finish(&self.options.lake, &mut self.writer)?;
-        self.summary.elapsed = started.elapsed();
-        Ok(self.summary)
+        self.summary.error_files = self.errors.finish(&self.lake, &mut self.writer)?;
+        self.summary.write_time += t_write.elapsed();
+        let mut s = self.summary;
+        s.records += batcher.records;
+        s.bytes_in += batcher.bytes_in;
+        s.invocations = batcher.invocations;
+        s.transform_time = batcher.transform_time;
+        s.elapsed = started.elapsed();
+        Ok(s)
     }
 }
 
 /// Replays raw events, one per line (a trailing `\n` is not part of the event; every other
 /// byte is, so a blank or broken line becomes a rejected record, never a skipped one).
+/// The transform and the delivery (conversion, Parquet) run on two threads.
+/// `progress` is called now and then with (records read, bytes read).
 pub fn replay(
     input: &mut impl BufRead,
     options: ReplayOptions,
     progress: &dyn Fn(u64, u64),
 ) -> Result<ReplaySummary, CliError> {
     let started = Instant::now();
-    let mut delivery = Delivery::new(options)?;
-    let mut line = Vec::new();
-    let mut read = 0u64;
-    loop {
-        line.clear();
-        let n = input
-            .read_until(b'\n', &mut line)
-            .map_err(|source| CliError::ReadInput {
-                path: "input".into(),
-                source,
-            })?;
-        if n == 0 {
-            break;
-        }
-        read += n as u64;
-        if line.last() == Some(&b'\n') {
-            line.pop();
-        }
-        delivery.push_event(line.clone())?;
-        if delivery.summary.records % 4096 == 0 {
-            progress(delivery.summary.records, read);
-        }
-    }
-    progress(delivery.summary.records, read);
-    delivery.finish(started)
+    let mut batcher = Batcher::new(&options);
+    let mut sink = Sink::new(&options)?;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<TransformedBatch>(4);
+    std::thread::scope(|scope| {
+        let delivery = scope.spawn(move || -> Result<Sink, CliError> {
+            for batch in rx {
+                sink.handle(batch)?;
+            }
+            Ok(sink)
+        });
+        let read = (|| -> Result<(), CliError> {
+            let mut line = Vec::new();
+            let mut read = 0u64;
+            loop {
+                line.clear();
+                let n = input
+                    .read_until(b'\n', &mut line)
+                    .map_err(|source| CliError::ReadInput {
+                        path: "input".into(),
+                        source,
+                    })?;
+                if n == 0 {
+                    break;
+                }
+                read += n as u64;
+                if line.last() == Some(&b'\n') {
+                    line.pop();
+                }
+                if let Some(batch) = batcher.push(line.clone())? {
+                    if tx.send(batch).is_err() {
+                        break; // the delivery stage stopped; its error is reported below
+                    }
+                }
+                if batcher.records % 4096 == 0 {
+                    progress(batcher.records, read);
+                }
+            }
+            if let Some(batch) = batcher.invoke()? {
+                let _ = tx.send(batch);
+            }
+            progress(batcher.records, read);
+            Ok(())
+        })();
+        drop(tx);
+        let sink = delivery
+            .join()
+            .map_err(|_| CliError::Lake("the delivery stage panicked".into()))??;
+        read?;
+        sink.finish(&batcher, started)
+    })
 }
 
 /// Re-drives the records of error files under `errors_dir` (a lake's `errors/` or one of
@@ -353,7 +439,8 @@ pub fn redrive(errors_dir: &Path, options: ReplayOptions) -> Result<ReplaySummar
         source,
     })?;
     files.sort();
-    let mut delivery = Delivery::new(options)?;
+    let mut batcher = Batcher::new(&options);
+    let mut sink = Sink::new(&options)?;
     let now = chrono::Utc::now();
     let hour = now.format("%Y/%m/%d/%H").to_string();
     for file in &files {
@@ -378,21 +465,24 @@ pub fn redrive(errors_dir: &Path, options: ReplayOptions) -> Result<ReplaySummar
                 let record: serde_json::Value = serde_json::from_slice(&raw).map_err(|e| bad(&e.to_string()))?;
                 let event_type = record["event_type"].as_str().unwrap_or_default();
                 let created_at = record["created_at"].as_u64().unwrap_or_default();
-                delivery.summary.records += 1;
-                delivery.summary.ok += 1;
-                delivery.deliver(
+                sink.summary.records += 1;
+                sink.summary.ok += 1;
+                sink.deliver(
                     &raw,
                     &partition_keys(event_type, created_at),
                     now.timestamp_millis(),
                     &hour,
                     "redrive",
                 )?;
-            } else {
-                delivery.push_event(raw)?;
+            } else if let Some(batch) = batcher.push(raw)? {
+                sink.handle(batch)?;
             }
         }
     }
-    let summary = delivery.finish(started)?;
+    if let Some(batch) = batcher.invoke()? {
+        sink.handle(batch)?;
+    }
+    let summary = sink.finish(&batcher, started)?;
     for file in &files {
         let mut done = file.clone().into_os_string();
         done.push(".redriven");

@@ -119,3 +119,88 @@ fn schema_generate_writes_checks_and_removes_stale_files() {
     .success());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn lake_commands_fail_with_one_readable_line() {
+    assert_one_line_error(
+        &eventlake(
+            &["replay", "--input", "/no/such/events.ndjson", "--lake", "/tmp/x"],
+            b"",
+        ),
+        "cannot read /no/such/events.ndjson",
+    );
+    assert_one_line_error(
+        &eventlake(&["replay", "--input", "-", "--lake", "/etc/hostname/lake"], b"{}\n"),
+        "cannot write /etc/hostname/lake",
+    );
+    assert_one_line_error(
+        &eventlake(&["query", "--lake", "/no/such/lake", "SELECT 1"], b""),
+        "no lake at /no/such/lake",
+    );
+    assert_one_line_error(
+        &eventlake(&["generate", "--events", "1", "-o", "/no/such/dir/out.ndjson"], b""),
+        "cannot write /no/such/dir/out.ndjson",
+    );
+}
+
+#[test]
+fn generate_and_replay_through_the_binary() {
+    let dir = std::env::temp_dir().join(format!("eventlake-cli-lake-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let events = dir.join("events.ndjson");
+    let out = eventlake(
+        &[
+            "generate",
+            "--events",
+            "500",
+            "--invalid",
+            "0.1",
+            "--seed",
+            "5",
+            "-o",
+            events.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&events).unwrap().lines().count(), 500);
+    // The same seed, the same bytes, also on stdout.
+    let again = eventlake(&["generate", "--events", "500", "--invalid", "0.1", "--seed", "5"], b"");
+    assert_eq!(again.stdout, std::fs::read(&events).unwrap());
+    let lake = dir.join("lake");
+    let out = eventlake(
+        &[
+            "replay",
+            "--input",
+            events.to_str().unwrap(),
+            "--lake",
+            lake.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary = String::from_utf8(out.stdout).unwrap();
+    assert!(summary.contains("records in:          500"), "{summary}");
+    let out = eventlake(
+        &[
+            "query",
+            "--lake",
+            lake.to_str().unwrap(),
+            "--format",
+            "csv",
+            "SELECT count(*) AS n FROM events",
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let n: usize = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(n > 400 && n < 500, "{n}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
