@@ -175,21 +175,43 @@ fn small_batches(lake: &Path) -> ReplayOptions {
     o
 }
 
-#[test]
-fn every_valid_event_lands_exactly_and_every_reject_is_kept_with_its_reason() {
-    let dir = temp_dir("e2e");
+/// Generates events and replays them into a fresh lake in small batches.
+struct Replayed {
+    dir: PathBuf,
+    lake: PathBuf,
+    events: Vec<String>,
+    summary: eventlake::replay::ReplaySummary,
+}
+
+fn generate_and_replay(name: &str, events: u64, seed: u64, duplicates: f64, invalid: f64) -> Replayed {
+    let dir = temp_dir(name);
     let lake = dir.join("lake");
     let options = GenerateOptions {
-        events: 4000,
-        seed: 42,
-        duplicates: 0.03,
-        invalid: 0.02,
+        events,
+        seed,
+        duplicates,
+        invalid,
         ..GenerateOptions::default()
     };
     let events: Vec<String> = Generator::new(Catalog::embedded(), options).collect();
     let input = events.join("\n") + "\n";
     let summary = replay(&mut input.as_bytes(), small_batches(&lake), &|_, _| {}).unwrap();
+    Replayed {
+        dir,
+        lake,
+        events,
+        summary,
+    }
+}
 
+#[test]
+fn every_valid_event_lands_exactly_and_every_reject_is_kept_with_its_reason() {
+    let Replayed {
+        dir,
+        lake,
+        events,
+        summary,
+    } = generate_and_replay("e2e", 4000, 42, 0.03, 0.02);
     assert_eq!(summary.records, 4000);
     assert!(summary.invocations > 10, "{summary:?}");
     assert_eq!(summary.ok + summary.dropped + summary.rejected_total(), 4000);
@@ -316,22 +338,12 @@ fn redriving_processing_failures_runs_them_through_the_transform_again() {
 
 #[test]
 fn query_agrees_with_what_was_written_and_events_unique_removes_cross_batch_duplicates() {
-    let dir = temp_dir("query");
-    let lake = dir.join("lake");
-    let options = GenerateOptions {
-        events: 3000,
-        seed: 9,
-        duplicates: 0.05,
-        invalid: 0.01,
-        ..GenerateOptions::default()
-    };
-    let events: Vec<String> = Generator::new(Catalog::embedded(), options).collect();
-    let summary = replay(
-        &mut (events.join("\n") + "\n").as_bytes(),
-        small_batches(&lake),
-        &|_, _| {},
-    )
-    .unwrap();
+    let Replayed {
+        dir,
+        lake,
+        events,
+        summary,
+    } = generate_and_replay("query", 3000, 9, 0.05, 0.01);
     let unique: BTreeSet<(String, i64)> = events
         .iter()
         .filter_map(|e| expected_row(e))
