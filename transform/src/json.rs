@@ -27,7 +27,7 @@ pub enum JsonErrorKind {
     UnexpectedEnd,
     /// A byte that cannot start or continue the expected token.
     Unexpected(char, &'static str),
-    /// A backslash escape other than `\" \\ \/ \b \f \n \r \t \uXXXX`.
+    /// A backslash escape other than `\" \\ \/ \b \f \n \r \t`, or `\u` with four hex digits.
     InvalidEscape,
     /// A `\uD800`–`\uDFFF` escape not forming a surrogate pair.
     LoneSurrogate,
