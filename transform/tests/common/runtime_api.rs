@@ -84,13 +84,15 @@ pub fn serve(listener: TcpListener, events: Events, seen: mpsc::Sender<Request>)
             let mut reader = BufReader::new(stream);
             while let Some(req) = read_request(&mut reader) {
                 if !req.path.ends_with("/runtime/invocation/next") {
+                    // Report before answering: the runtime's next request may come on another
+                    // connection as soon as it has the answer, and must be seen after this one.
+                    let _ = seen.send(req);
                     respond(
                         &mut writer,
                         "202 Accepted",
                         &[("Content-Type", "application/json")],
                         b"{\"status\":\"OK\"}",
                     );
-                    let _ = seen.send(req);
                     continue;
                 }
                 let next = events.lock().unwrap().next();
