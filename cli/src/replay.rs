@@ -93,10 +93,10 @@ impl ReplaySummary {
     pub fn render(&self) -> String {
         let secs = self.elapsed.as_secs_f64().max(1e-9);
         let mut s = format!(
-            "records in:          {}\n  ok:                {}\n  duplicates dropped:{:>4}\n  rejected:          {}\n",
+            "records in:          {}\n  ok:                {}\n  duplicates dropped: {}\n  rejected:          {}\n",
             self.records,
             self.ok,
-            format!(" {}", self.dropped),
+            self.dropped,
             self.rejected_total()
         );
         for (code, n) in &self.rejected {

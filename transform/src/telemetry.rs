@@ -165,41 +165,28 @@ impl BatchReport {
                 unknown.push(("other", *n));
             }
         }
+        // One document per value of a second dimension: the shape both breakdowns share.
+        let breakdown = |dimension: &str, value: &str, metric_name: &str, n: usize| {
+            let mut doc = json!({
+                "_aws": {
+                    "Timestamp": timestamp_ms,
+                    "CloudWatchMetrics": [{
+                        "Namespace": namespace,
+                        "Dimensions": [["DeliveryStream", dimension]],
+                        "Metrics": [count(metric_name)],
+                    }],
+                },
+                "DeliveryStream": delivery_stream,
+            });
+            doc[dimension] = json!(value);
+            doc[metric_name] = json!(n);
+            doc.to_string()
+        };
         for (event_type, n) in unknown {
-            lines.push(
-                json!({
-                    "_aws": {
-                        "Timestamp": timestamp_ms,
-                        "CloudWatchMetrics": [{
-                            "Namespace": namespace,
-                            "Dimensions": [["DeliveryStream", "EventType"]],
-                            "Metrics": [count(metric::RECORDS_UNKNOWN_TYPE)],
-                        }],
-                    },
-                    "DeliveryStream": delivery_stream,
-                    "EventType": event_type,
-                    metric::RECORDS_UNKNOWN_TYPE: n,
-                })
-                .to_string(),
-            );
+            lines.push(breakdown("EventType", event_type, metric::RECORDS_UNKNOWN_TYPE, n));
         }
         for (code, n) in self.failures_by_code() {
-            lines.push(
-                json!({
-                    "_aws": {
-                        "Timestamp": timestamp_ms,
-                        "CloudWatchMetrics": [{
-                            "Namespace": namespace,
-                            "Dimensions": [["DeliveryStream", "Reason"]],
-                            "Metrics": [count(metric::RECORDS_FAILED)],
-                        }],
-                    },
-                    "DeliveryStream": delivery_stream,
-                    "Reason": code,
-                    metric::RECORDS_FAILED: n,
-                })
-                .to_string(),
-            );
+            lines.push(breakdown("Reason", code, metric::RECORDS_FAILED, n));
         }
         lines
     }
