@@ -21,6 +21,7 @@ use eventlake_transform::PartitionKeys;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::generate::Rng;
@@ -120,6 +121,76 @@ pub fn convert_record(table: &Table, record: &[u8]) -> Result<Row, String> {
         .map(|c| convert(c, &c.hive_type(), obj.get(&c.name).unwrap_or(&Value::Null)))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Row(cells))
+}
+
+/// Record-format conversion for one table: [`convert_record`]'s rules, faster. The column
+/// types are parsed once; a record's members are borrowed as raw JSON text and each value is
+/// parsed only as far as its column needs (a string column's string, a bigint's digits, a
+/// `yyyy-MM-ddTHH:mm:ssZ` timestamp). Anything else — escaped keys, other value shapes,
+/// invalid input — takes [`convert_record`]'s path, so results and messages are the same.
+pub struct Converter {
+    table: Table,
+    types: Vec<HiveType>,
+}
+
+impl Converter {
+    /// A converter for `table`'s data columns.
+    pub fn new(table: &Table) -> Converter {
+        Converter {
+            types: table.columns.iter().map(Column::hive_type).collect(),
+            table: table.clone(),
+        }
+    }
+
+    /// The row of `record`, or why it fails conversion.
+    pub fn convert(&self, record: &[u8]) -> Result<Row, String> {
+        let Ok(members) = serde_json::from_slice::<HashMap<&str, &RawValue>>(record) else {
+            return convert_record(&self.table, record);
+        };
+        let mut cells = Vec::with_capacity(self.types.len());
+        for (column, ty) in self.table.columns.iter().zip(&self.types) {
+            let cell = match members.get(column.name.as_str()) {
+                None => Cell::Null,
+                Some(raw) => match fast_cell(ty, raw.get()) {
+                    Some(cell) => cell,
+                    None => {
+                        let value: Value = serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
+                        convert(column, ty, &value)?
+                    }
+                },
+            };
+            cells.push(cell);
+        }
+        Ok(Row(cells))
+    }
+}
+
+/// The cell for the common shapes, or `None` to take the general path.
+fn fast_cell(ty: &HiveType, raw: &str) -> Option<Cell> {
+    let b = raw.as_bytes();
+    if raw == "null" {
+        return Some(Cell::Null);
+    }
+    match ty {
+        HiveType::String if b.first() == Some(&b'"') => serde_json::from_str::<String>(raw).ok().map(Cell::Str),
+        HiveType::BigInt if b.iter().all(|c| c.is_ascii_digit() || *c == b'-') => raw.parse().ok().map(Cell::Int),
+        HiveType::Timestamp if b.len() == 22 && b[0] == b'"' && b[21] == b'"' => {
+            let t = &b[1..21];
+            let shape = b"dddd-dd-ddTdd:dd:ddZ";
+            if !t
+                .iter()
+                .zip(shape)
+                .all(|(c, s)| if *s == b'd' { c.is_ascii_digit() } else { c == s })
+            {
+                return None;
+            }
+            let n = |r: std::ops::Range<usize>| t[r].iter().fold(0u32, |acc, c| acc * 10 + u32::from(c - b'0'));
+            let date = NaiveDate::from_ymd_opt(i32::try_from(n(0..4)).ok()?, n(5..7), n(8..10))?;
+            let time = date.and_hms_opt(n(11..13), n(14..16), n(17..19))?;
+            Some(Cell::Micros(time.and_utc().timestamp_micros()))
+        }
+        _ => None,
+    }
 }
 
 /// Rows waiting for one partition's next file.
@@ -353,6 +424,35 @@ mod tests {
         assert_eq!(row.0[2], Cell::Int(1_710_670_500));
         assert_eq!(row.0[3], Cell::Micros(1_710_670_500_000_000));
         assert_eq!(row.0.len(), table().columns.len());
+    }
+
+    #[test]
+    fn the_converter_agrees_with_the_general_rules() {
+        let converter = Converter::new(table());
+        let records: &[&str] = &[
+            r#"{"event_uuid":"u","event_name":"a:b","created_at":1710670500,"created_datetime":"2024-03-17T10:15:00Z","event_type":"a","event_subtype":"b","payload":"{\"k\":\"v\\n\"}"}"#,
+            r#"{"event_uuid":"u","event_name":"a","created_at":-5,"created_datetime":"2024-02-29 10:15:00.25","event_subtype":null,"payload":"{}"}"#,
+            r#"{"event_uuid":"u","event_name":"a","created_at":9223372036854775808,"created_datetime":"2024-03-17T10:15:00Z"}"#,
+            r#"{"event_uuid":"u","event_name":"a","created_at":1.5,"created_datetime":"2024-03-17T10:15:00Z"}"#,
+            r#"{"event_uuid":"u","event_name":"a","created_at":1,"created_datetime":"2023-02-29T10:15:00Z"}"#,
+            r#"{"event_uuid":"u","event_name":"a","created_at":1,"created_datetime":"2024-03-17T24:15:00Z"}"#,
+            r#"{"event_uuid":"u","event_name":"a","created_at":1,"created_datetime":1710670500000}"#,
+            r#"{"event_uuid":"u","event_name":"a","created_at":1,"created_datetime":"2024-03-17T10:15:00+00:00"}"#,
+            r#"{"event_uuid":7,"event_name":"a","created_at":1}"#,
+            r#"{"event_uuid":"\u0075","event_name":"a","created_at":"1"}"#,
+            r#"{"event_\u0075uid":"x","event_name":"a","created_at":1,"created_at":2}"#,
+            r#"{"event_uuid":"u","created_at":1,"created_at":2}"#,
+            r#"[1,2]"#,
+            r#"{"event_uuid":"u""#,
+            "",
+        ];
+        for record in records {
+            assert_eq!(
+                converter.convert(record.as_bytes()),
+                convert_record(table(), record.as_bytes()),
+                "{record}"
+            );
+        }
     }
 
     #[test]

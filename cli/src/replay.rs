@@ -15,9 +15,7 @@ use eventlake_glue_schema::Table;
 use eventlake_transform::{partition_keys, transform, InputRecord, Invocation, RecordResult};
 use serde_json::json;
 
-use crate::lake::{
-    convert_record, write_atomically, LakeWriter, WriteStats, FORMAT_CONVERSION_FAILED, PROCESSING_FAILED,
-};
+use crate::lake::{write_atomically, Converter, LakeWriter, WriteStats, FORMAT_CONVERSION_FAILED, PROCESSING_FAILED};
 use crate::CliError;
 
 /// How replay batches and buffers.
@@ -250,6 +248,7 @@ impl Batcher {
 /// Stage 2: the record-format conversion, partition buffers, Parquet and error objects.
 struct Sink {
     table: Table,
+    converter: Converter,
     lake: PathBuf,
     writer: LakeWriter,
     errors: ErrorSink,
@@ -267,6 +266,7 @@ impl Sink {
         )?;
         Ok(Sink {
             table: options.table.clone(),
+            converter: Converter::new(&options.table),
             lake: options.lake.clone(),
             writer,
             errors: ErrorSink::default(),
@@ -320,7 +320,7 @@ impl Sink {
         record_id: &str,
     ) -> Result<(), CliError> {
         let t_convert = Instant::now();
-        let converted = convert_record(&self.table, record);
+        let converted = self.converter.convert(record);
         self.summary.convert_time += t_convert.elapsed();
         match converted {
             Ok(row) => {

@@ -1,0 +1,131 @@
+import { CfnOutput, Duration, Size, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { StageConfig } from './config';
+import { EventDelivery } from './constructs/event-delivery';
+import { LakeCatalog } from './constructs/lake-catalog';
+import { LakeStorage } from './constructs/lake-storage';
+import { PipelineMonitoring } from './constructs/pipeline-monitoring';
+import { TRANSFORM_METRICS_NAMESPACE, TransformFunction } from './constructs/transform-function';
+import { type LakeSchema, loadLakeSchema } from './schema';
+
+/** Props of {@link EventlakeStack}. */
+export interface EventlakeStackProps extends StackProps {
+  /** The stage's settings (see `stageConfig`). */
+  readonly config: StageConfig;
+  /** The table and catalog. @default read from the repository's `glue-schema/` */
+  readonly schema?: LakeSchema;
+  /** The transform's code. @default built from the workspace with cargo-lambda */
+  readonly transformCode?: lambda.Code;
+}
+
+/**
+ * One stage of eventlake: stream → Firehose (→ transform Lambda) → Parquet lake on S3 → Glue
+ * table → Athena workgroup, with alarms and a dashboard. Composes the constructs; holds no
+ * resources of its own.
+ */
+export class EventlakeStack extends Stack {
+  /** The buckets. */
+  readonly storage: LakeStorage;
+  /** The transform Lambda. */
+  readonly transform: TransformFunction;
+  /** Glue database/table and Athena workgroup. */
+  readonly catalog: LakeCatalog;
+  /** Kinesis stream and Firehose. */
+  readonly delivery: EventDelivery;
+  /** Alarms and dashboard. */
+  readonly monitoring: PipelineMonitoring;
+
+  constructor(scope: Construct, id: string, props: EventlakeStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const schema = props.schema ?? loadLakeSchema();
+    const namePrefix = `eventlake-${config.stage}`;
+    const logRetention = retentionDays(config.logRetentionDays);
+
+    this.storage = new LakeStorage(this, 'Storage', {
+      retainData: config.retainData,
+      infrequentAccessAfterDays: config.lakeInfrequentAccessAfterDays,
+      glacierAfterDays: config.lakeGlacierAfterDays,
+      queryResultsRetentionDays: config.athenaResultsRetentionDays,
+    });
+
+    const timeout = Duration.seconds(config.transformTimeoutSeconds);
+    this.transform = new TransformFunction(this, 'Transform', {
+      namePrefix,
+      architecture: config.transformArchitecture === 'x86_64' ? lambda.Architecture.X86_64 : lambda.Architecture.ARM_64,
+      memorySize: config.transformMemoryMb,
+      timeout,
+      logRetention,
+      retainLogs: config.retainData,
+      code: props.transformCode,
+    });
+
+    this.catalog = new LakeCatalog(this, 'Catalog', {
+      schema,
+      lakeBucket: this.storage.lakeBucket,
+      queryResultsBucket: this.storage.queryResultsBucket,
+      workGroupName: namePrefix,
+      databaseName: config.glueDatabase,
+      bytesScannedCutoff: Size.gibibytes(config.athenaBytesScannedCutoffGiB),
+    });
+
+    this.delivery = new EventDelivery(this, 'Pipeline', {
+      namePrefix,
+      tableDefinition: schema.table,
+      table: this.catalog.table,
+      transform: this.transform.function,
+      lakeBucket: this.storage.lakeBucket,
+      shards: config.streamCapacity.mode === 'provisioned' ? config.streamCapacity.shards : undefined,
+      streamRetention: Duration.hours(config.streamRetentionHours),
+      processorBufferSize: Size.kibibytes(Math.round(config.processorBufferMiB * 1024)),
+      processorBufferInterval: Duration.seconds(config.processorBufferSeconds),
+      s3BufferSize: Size.mebibytes(config.s3BufferMiB),
+      s3BufferInterval: Duration.seconds(config.s3BufferSeconds),
+      deaggregateRecords: config.deaggregateRecords,
+      logRetention,
+      retainData: config.retainData,
+    });
+
+    this.monitoring = new PipelineMonitoring(this, 'Monitoring', {
+      namePrefix,
+      stream: this.delivery.stream,
+      deliveryStream: this.delivery.deliveryStream,
+      transform: this.transform.function,
+      transformTimeout: timeout,
+      transformMetricsNamespace: TRANSFORM_METRICS_NAMESPACE,
+      freshnessThreshold: Duration.seconds(config.freshnessAlarmSeconds ?? config.s3BufferSeconds + 900),
+      alarmEmail: config.alarmEmail,
+    });
+
+    Validations.of(this).acknowledge({
+      id: 'CloudFormation-Validate::W7001',
+      reason:
+        'The Firehose L2 adds a mapping of Firehose CIDR blocks per region for HTTP/Redshift destinations; ' +
+        'an S3 destination does not use it.',
+    });
+
+    const output = (id: string, value: string, description: string) =>
+      new CfnOutput(this, id, { value, description, exportName: `${namePrefix}-${id}` });
+    output('StreamName', this.delivery.stream.streamName, 'Kinesis stream producers write events to');
+    output('DeliveryStreamName', this.delivery.deliveryStream.deliveryStreamName, 'Firehose delivery stream');
+    output('LakeBucketName', this.storage.lakeBucket.bucketName, 'Lake bucket: events/ (Parquet) and errors/');
+    output('GlueDatabase', this.catalog.databaseName, 'Glue database of the events table');
+    output('WorkGroupName', namePrefix, 'Athena workgroup for analysts');
+    output('TransformFunctionName', this.transform.function.functionName, 'Transform Lambda');
+    output('AlarmTopicArn', this.monitoring.topic.topicArn, 'SNS topic every alarm notifies');
+  }
+}
+
+/** CloudWatch Logs accepts only certain retention periods: the configured days, rounded up to one. */
+export function retentionDays(days: number): logs.RetentionDays {
+  const allowed = Object.values(logs.RetentionDays)
+    .filter((v): v is logs.RetentionDays => typeof v === 'number' && v > 0)
+    .sort((a, b) => a - b);
+  const match = allowed.find((v) => v >= days);
+  if (match === undefined) {
+    throw new Error(`log retention of ${days} days is longer than CloudWatch allows (${allowed[allowed.length - 1]})`);
+  }
+  return match;
+}

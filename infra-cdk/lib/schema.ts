@@ -1,0 +1,128 @@
+/**
+ * The lake's table as `glue-schema/` defines it: the single source of truth the transform's
+ * tests and the local lake also read. Nothing here repeats a column; it only reads the JSON.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** The repository's `glue-schema/` folder. */
+export const GLUE_SCHEMA_DIR = path.resolve(__dirname, '..', '..', 'glue-schema');
+
+/** One column or partition key of the table. */
+export interface Column {
+  /** Column name. */
+  readonly name: string;
+  /** Hive type, e.g. `string`, `bigint`, `timestamp`. */
+  readonly type: string;
+  /** What the column holds. */
+  readonly comment: string;
+}
+
+/** Partition projection of one partition key, as `glue-schema/table.json` writes it. */
+export interface Projection {
+  /** `enum` or `date`. */
+  readonly type: 'enum' | 'date';
+  /** For `enum`: the file whose event types are the values (`catalog.json`). */
+  readonly valuesFrom?: string;
+  /** For `date`: the Java date format of the values. */
+  readonly format?: string;
+  /** For `date`: `start,end` of the range. */
+  readonly range?: string;
+  /** For `date`: step between values. */
+  readonly interval?: number;
+  /** For `date`: unit of the step (`DAYS`). */
+  readonly intervalUnit?: string;
+}
+
+/** `glue-schema/table.json`. */
+export interface TableDefinition {
+  /** Glue database name. */
+  readonly database: string;
+  /** Glue table name. */
+  readonly name: string;
+  /** Table description. */
+  readonly description: string;
+  /** Data columns, in file order. */
+  readonly columns: Column[];
+  /** Partition keys, in path order. */
+  readonly partitionKeys: Column[];
+  /** Projection per partition key. */
+  readonly projection: Record<string, Projection>;
+  /** Where and how the data is stored. */
+  readonly storage: {
+    readonly eventsPrefix: string;
+    readonly locationTemplate: string;
+    readonly inputFormat: string;
+    readonly outputFormat: string;
+    readonly serializationLibrary: string;
+    readonly compression: string;
+  };
+}
+
+/** The table, with the event types of the catalog. */
+export interface LakeSchema {
+  /** The table definition. */
+  readonly table: TableDefinition;
+  /** Event types of the catalog, sorted: the `event_type` projection's values. */
+  readonly eventTypes: string[];
+  /** Generated Athena SQL (`glue-schema/athena/{views,queries}`): name → statement. */
+  readonly namedQueries: { readonly name: string; readonly kind: 'view' | 'query'; readonly sql: string }[];
+}
+
+/** Reads and checks `table.json`, `catalog.json` and the generated SQL under `dir`. */
+export function loadLakeSchema(dir: string = GLUE_SCHEMA_DIR): LakeSchema {
+  const table = JSON.parse(fs.readFileSync(path.join(dir, 'table.json'), 'utf8')) as TableDefinition;
+  for (const key of table.partitionKeys) {
+    if (!table.projection[key.name]) {
+      throw new Error(`glue-schema/table.json: partition key ${key.name} has no projection`);
+    }
+  }
+  const enumProjection = Object.values(table.projection).find((p) => p.type === 'enum');
+  const catalogFile = enumProjection?.valuesFrom ?? 'catalog.json';
+  const catalog = JSON.parse(fs.readFileSync(path.join(dir, catalogFile), 'utf8')) as {
+    event_types: { name: string }[];
+  };
+  const eventTypes = catalog.event_types.map((t) => t.name).sort();
+  if (eventTypes.length === 0) {
+    throw new Error(`glue-schema/${catalogFile}: no event types`);
+  }
+  const namedQueries: LakeSchema['namedQueries'] = [];
+  for (const [folder, kind] of [['views', 'view'], ['queries', 'query']] as const) {
+    const folderPath = path.join(dir, 'athena', folder);
+    for (const file of fs.readdirSync(folderPath).filter((f) => f.endsWith('.sql')).sort()) {
+      namedQueries.push({ name: file.replace(/\.sql$/, ''), kind, sql: fs.readFileSync(path.join(folderPath, file), 'utf8') });
+    }
+  }
+  return { table, eventTypes, namedQueries };
+}
+
+/**
+ * Glue table parameters for partition projection: Athena computes partitions from these
+ * instead of listing S3 or keeping partitions in the catalog.
+ */
+export function projectionParameters(schema: LakeSchema, bucketName: string): Record<string, string> {
+  const { table } = schema;
+  const params: Record<string, string> = { 'projection.enabled': 'true' };
+  for (const key of table.partitionKeys) {
+    const p = table.projection[key.name];
+    params[`projection.${key.name}.type`] = p.type;
+    if (p.type === 'enum') {
+      params[`projection.${key.name}.values`] = schema.eventTypes.join(',');
+    } else {
+      params[`projection.${key.name}.format`] = p.format!;
+      params[`projection.${key.name}.range`] = p.range!;
+      params[`projection.${key.name}.interval`] = String(p.interval);
+      params[`projection.${key.name}.interval.unit`] = p.intervalUnit!;
+    }
+  }
+  params['storage.location.template'] = `s3://${bucketName}/${table.storage.locationTemplate}`;
+  return params;
+}
+
+/**
+ * The Firehose S3 prefix for the table's layout: `events/<key>=!{partitionKeyFromLambda:<key>}/…`
+ * for every partition key, in path order.
+ */
+export function firehoseDataPrefix(table: TableDefinition): string {
+  return table.storage.eventsPrefix + table.partitionKeys.map((k) => `${k.name}=!{partitionKeyFromLambda:${k.name}}/`).join('');
+}
