@@ -9,8 +9,9 @@ default:
 test: fmt-check lint test-rust test-cdk
     @awk '/^test result:/ { p += $4; f += $6 } /^ℹ pass / { p += $3 } /^ℹ fail / { f += $3 } END { printf "tests: %d passed, %d failed\n", p, f }' target/test-output.log target/cdk-test-output.log
 
-# All Rust tests: unit, fixtures, properties, CLI, the Lambda binary against the Runtime API
-test-rust:
+# All Rust tests: unit, fixtures, properties, CLI, the Lambda binary against the Runtime API,
+# replay into S3 against moto's S3 server on loopback
+test-rust: rust-test-deps
     #!/usr/bin/env bash
     set -euo pipefail
     mkdir -p target
@@ -28,6 +29,10 @@ test-cdk: cdk-deps
     cd ..
     just synth
     just cfn-lint
+
+# Install what the Rust tests need beyond cargo: moto's S3 server (a real S3 protocol peer)
+rust-test-deps:
+    command -v moto_server >/dev/null || pip install --quiet "moto[server]==5.2.5"
 
 # Install what the CDK app needs: node modules (from the lock file), cargo-lambda, cfn-lint
 cdk-deps:

@@ -6,7 +6,7 @@
 //! and `<lake>/errors/<processing-failed|format-conversion-failed>/<yyyy>/<MM>/<dd>/<HH>/<stream>-1-<…>-<uuid>`.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::builder::{
@@ -25,6 +25,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::generate::Rng;
+use crate::store::LakeStore;
 use crate::CliError;
 
 /// Firehose's names for the error outputs (`!{firehose:error-output-type}`).
@@ -215,7 +216,7 @@ pub struct WriteStats {
 /// exceed `memory_bytes` (the largest first: a bound Firehose does not need, kept so that
 /// replay's memory does not grow with the input), and at the end.
 pub struct LakeWriter {
-    root: PathBuf,
+    store: LakeStore,
     stream: String,
     schema: Arc<Schema>,
     table: Table,
@@ -229,22 +230,18 @@ pub struct LakeWriter {
 }
 
 impl LakeWriter {
-    /// A writer into `root` (created if needed) for `table`.
+    /// A writer into `store` for `table`.
     pub fn new(
-        root: &Path,
+        store: LakeStore,
         table: Table,
         stream: &str,
         flush_bytes: usize,
         memory_bytes: usize,
     ) -> Result<LakeWriter, CliError> {
         let schema = arrow_schema(&table)?;
-        std::fs::create_dir_all(root).map_err(|source| CliError::WriteFile {
-            path: root.to_path_buf(),
-            source,
-        })?;
         let seed = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default() as u64 ^ u64::from(std::process::id());
         Ok(LakeWriter {
-            root: root.to_path_buf(),
+            store,
             stream: stream.to_string(),
             schema,
             table,
@@ -278,6 +275,11 @@ impl LakeWriter {
         Ok(())
     }
 
+    /// The lake it writes to.
+    pub fn store(&self) -> &LakeStore {
+        &self.store
+    }
+
     /// Writes every buffered partition.
     pub fn finish(&mut self) -> Result<WriteStats, CliError> {
         let mut keys: Vec<PartitionKeys> = self.buffers.keys().cloned().collect();
@@ -302,21 +304,18 @@ impl LakeWriter {
         if buffer.rows.is_empty() {
             return Ok(());
         }
-        let dir = self
-            .root
-            .join(&self.table.storage.events_prefix)
-            .join(format!("event_type={}", keys.event_type))
-            .join(format!("created_date={}", keys.created_date));
-        let name = format!("{}.parquet", self.object_name());
+        let name = self.object_name();
+        let key = format!(
+            "{}event_type={}/created_date={}/{name}.parquet",
+            self.table.storage.events_prefix, keys.event_type, keys.created_date
+        );
         let batch = self.record_batch(&buffer.rows)?;
-        let bytes = write_atomically(&dir, &name, |file| {
-            let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
-            let mut writer =
-                ArrowWriter::try_new(file, self.schema.clone(), Some(props)).map_err(std::io::Error::other)?;
-            writer.write(&batch).map_err(std::io::Error::other)?;
-            writer.close().map_err(std::io::Error::other)?;
-            Ok(())
-        })?;
+        let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
+        let parquet_error = |e: parquet::errors::ParquetError| CliError::Lake(format!("cannot encode {key}: {e}"));
+        let mut writer = ArrowWriter::try_new(Vec::new(), self.schema.clone(), Some(props)).map_err(parquet_error)?;
+        writer.write(&batch).map_err(parquet_error)?;
+        let file = writer.into_inner().map_err(parquet_error)?;
+        let bytes = self.store.put(&key, file)?;
         self.stats.files += 1;
         self.stats.rows += buffer.rows.len();
         self.stats.bytes += bytes;

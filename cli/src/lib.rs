@@ -8,6 +8,7 @@ pub mod lake;
 pub mod query;
 pub mod replay;
 pub mod schema;
+pub mod store;
 
 use std::path::PathBuf;
 

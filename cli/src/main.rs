@@ -61,7 +61,8 @@ enum Command {
         /// Instead: re-drive the records of the error files under this folder.
         #[arg(long, conflicts_with = "input")]
         errors: Option<PathBuf>,
-        /// The lake directory.
+        /// The lake: a directory, or s3://bucket/prefix to backfill a real lake (credentials,
+        /// region and endpoint from the standard AWS_* environment variables).
         #[arg(long)]
         lake: PathBuf,
         /// Convert against this table definition instead of the built-in glue-schema/table.json.
@@ -73,6 +74,9 @@ enum Command {
         /// S3 buffer: MiB of records per partition before a file is written.
         #[arg(long, default_value_t = 64.0)]
         file_mb: f64,
+        /// Delivery stream name at the start of object names (tells backfills apart).
+        #[arg(long, default_value = "eventlake-local")]
+        stream: String,
     },
     /// SQL over the local lake: table `events` (with partition columns event_type and
     /// created_date) and the view `events_unique`.
@@ -232,8 +236,19 @@ fn run(command: Command) -> Result<(), CliError> {
             table,
             batch_mb,
             file_mb,
+            stream,
         } => {
+            if !stream
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+                || stream.is_empty()
+            {
+                return Err(CliError::Lake(format!(
+                    "--stream {stream:?}: use letters, digits, '-', '_' and '.' (it starts every object name)"
+                )));
+            }
             let mut options = ReplayOptions::new(&lake);
+            options.stream = stream;
             options.batch_bytes = mib(batch_mb).max(1);
             options.flush_bytes = mib(file_mb).max(1);
             if let Some(path) = &table {

@@ -35,6 +35,12 @@ fn lake_error(e: impl std::fmt::Display) -> CliError {
 
 /// A session with `events` and `events_unique` registered over the lake at `lake`.
 pub async fn session(lake: &Path, table: &Table) -> Result<SessionContext, CliError> {
+    if lake.to_string_lossy().contains("://") {
+        return Err(CliError::Lake(format!(
+            "query reads a local lake; for {} use Athena (or copy it down with `aws s3 sync`)",
+            lake.display()
+        )));
+    }
     let events = lake.join(&table.storage.events_prefix);
     if !events.is_dir() {
         return Err(CliError::Lake(format!(

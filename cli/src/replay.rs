@@ -15,13 +15,14 @@ use eventlake_glue_schema::Table;
 use eventlake_transform::{partition_keys, transform, InputRecord, Invocation, RecordResult};
 use serde_json::json;
 
-use crate::lake::{write_atomically, Converter, LakeWriter, WriteStats, FORMAT_CONVERSION_FAILED, PROCESSING_FAILED};
+use crate::lake::{Converter, LakeWriter, WriteStats, FORMAT_CONVERSION_FAILED, PROCESSING_FAILED};
+use crate::store::LakeStore;
 use crate::CliError;
 
 /// How replay batches and buffers.
 #[derive(Debug, Clone)]
 pub struct ReplayOptions {
-    /// The lake directory.
+    /// The lake: a directory, or `s3://bucket/prefix` (see [`LakeStore::open`]).
     pub lake: PathBuf,
     /// Processor buffer: event bytes per transform invocation (Firehose: 0.2–3 MB).
     pub batch_bytes: usize,
@@ -131,20 +132,16 @@ impl ErrorSink {
         self.lines.entry((kind, hour_path)).or_default().push(line);
     }
 
-    fn finish(self, root: &Path, writer: &mut LakeWriter) -> Result<u64, CliError> {
+    fn finish(self, writer: &mut LakeWriter) -> Result<u64, CliError> {
         let mut files = 0;
         for ((kind, hour), lines) in self.lines {
-            let dir = root.join("errors").join(kind).join(hour);
-            let name = writer.object_name();
-            write_atomically(&dir, &name, |f| {
-                use std::io::Write;
-                let mut w = std::io::BufWriter::new(f);
-                for l in &lines {
-                    w.write_all(l.as_bytes())?;
-                    w.write_all(b"\n")?;
-                }
-                w.flush()
-            })?;
+            let key = format!("errors/{kind}/{hour}/{}", writer.object_name());
+            let mut text = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+            for l in &lines {
+                text.extend_from_slice(l.as_bytes());
+                text.push(b'\n');
+            }
+            writer.store().put(&key, text)?;
             files += 1;
         }
         Ok(files)
@@ -249,7 +246,6 @@ impl Batcher {
 struct Sink {
     table: Table,
     converter: Converter,
-    lake: PathBuf,
     writer: LakeWriter,
     errors: ErrorSink,
     summary: ReplaySummary,
@@ -258,7 +254,7 @@ struct Sink {
 impl Sink {
     fn new(options: &ReplayOptions) -> Result<Sink, CliError> {
         let writer = LakeWriter::new(
-            &options.lake,
+            LakeStore::open(&options.lake)?,
             options.table.clone(),
             &options.stream,
             options.flush_bytes,
@@ -267,7 +263,6 @@ impl Sink {
         Ok(Sink {
             table: options.table.clone(),
             converter: Converter::new(&options.table),
-            lake: options.lake.clone(),
             writer,
             errors: ErrorSink::default(),
             summary: ReplaySummary::default(),
@@ -352,7 +347,7 @@ impl Sink {
     fn finish(mut self, batcher: &Batcher, started: Instant) -> Result<ReplaySummary, CliError> {
         let t_write = Instant::now();
         self.summary.written = self.writer.finish()?;
-        self.summary.error_files = self.errors.finish(&self.lake, &mut self.writer)?;
+        self.summary.error_files = self.errors.finish(&mut self.writer)?;
         self.summary.write_time += t_write.elapsed();
         let mut s = self.summary;
         s.records += batcher.records;

@@ -1,0 +1,329 @@
+//! `replay --lake s3://…` against a real S3 protocol peer: moto's server on loopback
+//! (`pip install "moto[server]"`; `just test` installs it). The objects written to S3 must be
+//! exactly what a local replay of the same input writes, key layout included.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use eventlake::generate::{GenerateOptions, Generator};
+use eventlake_glue_schema::Catalog;
+use object_store::aws::AmazonS3Builder;
+use object_store::{ObjectStore, ObjectStoreExt};
+
+/// moto's S3 server on a free loopback port, stopped on drop.
+struct Moto {
+    child: Child,
+    endpoint: String,
+    port: u16,
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start moto_server ({e}): install it with pip install \"moto[server]==5.2.5\" (just test does)")
+            });
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "moto_server did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            port,
+        }
+    }
+
+    /// Creates a bucket (moto accepts unsigned requests).
+    fn create_bucket(&self, bucket: &str) {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(
+            s,
+            "PUT /{bucket} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            self.port
+        )
+        .unwrap();
+        let mut response = String::new();
+        s.read_to_string(&mut response).unwrap();
+        assert!(response.starts_with("HTTP/1.1 200"), "create bucket: {response}");
+    }
+
+    fn env(&self) -> [(&'static str, String); 5] {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+            ("AWS_ALLOW_HTTP", "true".into()),
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ("AWS_REGION", "us-east-1".into()),
+        ]
+    }
+
+    /// Every object under `bucket/prefix`, by key relative to the prefix.
+    fn objects(&self, bucket: &str, prefix: &str) -> BTreeMap<String, Vec<u8>> {
+        let store = AmazonS3Builder::new()
+            .with_endpoint(&self.endpoint)
+            .with_allow_http(true)
+            .with_bucket_name(bucket)
+            .with_region("us-east-1")
+            .with_access_key_id("test")
+            .with_secret_access_key("test")
+            .build()
+            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut out = BTreeMap::new();
+            let mut folders = vec![object_store::path::Path::from(prefix)];
+            while let Some(folder) = folders.pop() {
+                let listed = store.list_with_delimiter(Some(&folder)).await.unwrap();
+                folders.extend(listed.common_prefixes);
+                for meta in listed.objects {
+                    let bytes = store.get(&meta.location).await.unwrap().bytes().await.unwrap();
+                    let key = meta
+                        .location
+                        .as_ref()
+                        .strip_prefix(&format!("{prefix}/"))
+                        .unwrap()
+                        .to_string();
+                    out.insert(key, bytes.to_vec());
+                }
+            }
+            out
+        })
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("eventlake-s3-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn eventlake(args: &[&str], env: &[(&str, String)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_eventlake"))
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .unwrap()
+}
+
+/// Files under `dir`, by `/`-separated path relative to it.
+fn local_objects(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let key = p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+                out.insert(key, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// Keys with the object name's time and random id replaced: what must match between two runs.
+fn layout(objects: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
+    let mut keys: Vec<String> = objects
+        .keys()
+        .map(|k| {
+            let (dir, name) = k.rsplit_once('/').unwrap();
+            let ext = name
+                .rsplit_once('.')
+                .map(|(_, e)| e)
+                .filter(|e| *e == "parquet")
+                .unwrap_or("");
+            format!(
+                "{dir}/eventlake-local-1-<time>-<uuid>{}{ext}",
+                if ext.is_empty() { "" } else { "." }
+            )
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// Rows of every Parquet object, as JSON lines, sorted: the content to compare.
+fn rows(objects: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let mut rows = Vec::new();
+    for (key, bytes) in objects.iter().filter(|(k, _)| k.ends_with(".parquet")) {
+        let partition = key.rsplit_once('/').unwrap().0;
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes.clone()))
+            .unwrap()
+            .build()
+            .unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            for line in row_texts(&batch) {
+                rows.push(format!("{partition} {line}"));
+            }
+        }
+    }
+    rows.sort();
+    rows
+}
+
+/// Each row of `batch` as text: column values in order (enough to compare two lakes).
+fn row_texts(batch: &arrow_array::RecordBatch) -> Vec<String> {
+    use arrow_array::Array;
+    (0..batch.num_rows())
+        .map(|i| {
+            batch
+                .columns()
+                .iter()
+                .map(|c| {
+                    if c.is_null(i) {
+                        "NULL".to_string()
+                    } else {
+                        cell_text(c.as_ref(), i)
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\t")
+        })
+        .collect()
+}
+
+fn cell_text(array: &dyn arrow_array::Array, i: usize) -> String {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Int64Type, TimestampMicrosecondType};
+    use arrow_schema::DataType;
+    match array.data_type() {
+        DataType::Utf8 => array.as_string::<i32>().value(i).to_string(),
+        DataType::Int64 => array.as_primitive::<Int64Type>().value(i).to_string(),
+        DataType::Timestamp(_, _) => array.as_primitive::<TimestampMicrosecondType>().value(i).to_string(),
+        other => panic!("unexpected column type {other}"),
+    }
+}
+
+/// Error objects' records (JSON lines) without the per-run timestamps.
+fn error_lines(objects: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
+    let mut lines: Vec<String> = objects
+        .iter()
+        .filter(|(k, _)| k.starts_with("errors/"))
+        .flat_map(|(_, bytes)| {
+            String::from_utf8(bytes.clone())
+                .unwrap()
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(&l).unwrap();
+            let o = v.as_object_mut().unwrap();
+            o.remove("arrivalTimestamp");
+            o.remove("attemptEndingTimestamp");
+            v.to_string()
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn replay_to_s3_writes_exactly_what_a_local_replay_writes() {
+    let moto = Moto::start();
+    moto.create_bucket("eventlake-test");
+    let dir = temp_dir("same");
+    let input = dir.join("events.ndjson");
+    let options = GenerateOptions {
+        events: 3000,
+        seed: 11,
+        duplicates: 0.02,
+        invalid: 0.01,
+        ..GenerateOptions::default()
+    };
+    let events: Vec<String> = Generator::new(Catalog::embedded(), options).collect();
+    std::fs::write(&input, events.join("\n") + "\n").unwrap();
+    let input = input.to_str().unwrap();
+    let local = dir.join("lake");
+
+    let to_s3 = eventlake(
+        &["replay", "--input", input, "--lake", "s3://eventlake-test/lake"],
+        &moto.env(),
+    );
+    assert!(to_s3.status.success(), "{}", String::from_utf8_lossy(&to_s3.stderr));
+    let to_dir = eventlake(&["replay", "--input", input, "--lake", local.to_str().unwrap()], &[]);
+    assert!(to_dir.status.success(), "{}", String::from_utf8_lossy(&to_dir.stderr));
+
+    let in_s3 = moto.objects("eventlake-test", "lake");
+    let on_disk = local_objects(&local);
+    assert!(
+        in_s3.keys().any(|k| k.starts_with("events/event_type=")),
+        "{:?}",
+        in_s3.keys()
+    );
+    assert!(in_s3.keys().any(|k| k.starts_with("errors/processing-failed/")));
+    assert!(in_s3.keys().all(|k| !k.contains(".tmp")), "no temporary objects in S3");
+    assert_eq!(layout(&in_s3), layout(&on_disk));
+    let s3_rows = rows(&in_s3);
+    assert!(s3_rows.len() > 2800, "{} rows", s3_rows.len());
+    assert_eq!(s3_rows, rows(&on_disk));
+    assert_eq!(error_lines(&in_s3), error_lines(&on_disk));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_missing_bucket_is_one_line_before_any_work() {
+    let moto = Moto::start();
+    let dir = temp_dir("missing");
+    let input = dir.join("events.ndjson");
+    std::fs::write(&input, "{}\n").unwrap();
+    let out = eventlake(
+        &[
+            "replay",
+            "--input",
+            input.to_str().unwrap(),
+            "--lake",
+            "s3://no-such-bucket/lake",
+        ],
+        &moto.env(),
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("eventlake: cannot use s3://no-such-bucket/lake: "),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_unsupported_url_is_one_line() {
+    let out = eventlake(&["replay", "--input", "-", "--lake", "gs://bucket/lake"], &[]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.trim_end(),
+        "eventlake: unsupported lake location gs://bucket/lake: use a directory or s3://bucket/prefix"
+    );
+}
