@@ -310,12 +310,7 @@ impl LakeWriter {
             self.table.storage.events_prefix, keys.event_type, keys.created_date
         );
         let batch = self.record_batch(&buffer.rows)?;
-        let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
-        let parquet_error = |e: parquet::errors::ParquetError| CliError::Lake(format!("cannot encode {key}: {e}"));
-        let mut writer = ArrowWriter::try_new(Vec::new(), self.schema.clone(), Some(props)).map_err(parquet_error)?;
-        writer.write(&batch).map_err(parquet_error)?;
-        let file = writer.into_inner().map_err(parquet_error)?;
-        let bytes = self.store.put(&key, file)?;
+        let bytes = self.store.put(&key, parquet_bytes(&batch, &key)?)?;
         self.stats.files += 1;
         self.stats.rows += buffer.rows.len();
         self.stats.bytes += bytes;
@@ -373,6 +368,16 @@ impl LakeWriter {
         }
         RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| CliError::Lake(e.to_string()))
     }
+}
+
+/// `batch` as a Parquet file (SNAPPY), as Firehose's conversion writes them. `name` is for
+/// the error message.
+pub fn parquet_bytes(batch: &RecordBatch, name: &str) -> Result<Vec<u8>, CliError> {
+    let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
+    let parquet_error = |e: parquet::errors::ParquetError| CliError::Lake(format!("cannot encode {name}: {e}"));
+    let mut writer = ArrowWriter::try_new(Vec::new(), batch.schema(), Some(props)).map_err(parquet_error)?;
+    writer.write(batch).map_err(parquet_error)?;
+    writer.into_inner().map_err(parquet_error)
 }
 
 fn ints<'a, B: ArrayBuilder>(

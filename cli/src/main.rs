@@ -78,6 +78,19 @@ enum Command {
         #[arg(long, default_value = "eventlake-local")]
         stream: String,
     },
+    /// The curated table: merge raw partitions into curated/ so each (event_uuid, created_at)
+    /// appears once, in one file per partition. Idempotent; safe to re-run for any date.
+    Compact {
+        /// The lake directory.
+        #[arg(long)]
+        lake: PathBuf,
+        /// Compact created_date DATE and the look-back days before it (default: every date).
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+        /// Days before --date merged again, for late events.
+        #[arg(long, default_value_t = 2, requires = "date")]
+        lookback_days: u32,
+    },
     /// SQL over the local lake: table `events` (with partition columns event_type and
     /// created_date) and the view `events_unique`.
     Query {
@@ -275,6 +288,29 @@ fn run(command: Command) -> Result<(), CliError> {
                     s
                 }
             };
+            print!("{}", summary.render());
+            Ok(())
+        }
+        Command::Compact {
+            lake,
+            date,
+            lookback_days,
+        } => {
+            let options = eventlake::compact::CompactOptions {
+                lake,
+                date,
+                lookback_days,
+                table: eventlake_glue_schema::Table::embedded().clone(),
+            };
+            let bar = indicatif::ProgressBar::new(0);
+            if let Ok(style) = indicatif::ProgressStyle::with_template("compact {bar:30} {pos}/{len} partitions") {
+                bar.set_style(style);
+            }
+            let summary = eventlake::compact::compact(&options, &|done, all| {
+                bar.set_length(all as u64);
+                bar.set_position(done as u64);
+            })?;
+            bar.finish_and_clear();
             print!("{}", summary.render());
             Ok(())
         }

@@ -66,9 +66,17 @@ pub async fn session(lake: &Path, table: &Table) -> Result<SessionContext, CliEr
             .display()
     );
     let schema = arrow_schema(table)?;
-    ctx.register_listing_table(&table.name, &url, options, Some(schema), None)
+    ctx.register_listing_table(&table.name, &url, options.clone(), Some(schema.clone()), None)
         .await
         .map_err(lake_error)?;
+    // The curated table, once `eventlake compact` has written it.
+    let curated = lake.join(crate::compact::CURATED_PREFIX);
+    if curated.is_dir() {
+        let url = format!("{}/", curated.canonicalize().map_err(lake_error)?.display());
+        ctx.register_listing_table(&format!("{}_curated", table.name), &url, options, Some(schema), None)
+            .await
+            .map_err(lake_error)?;
+    }
     // The very view Athena gets, from the generated SQL, minus the database qualifier.
     let view = eventlake_glue_schema::athena::events_unique(table).replace(&format!("{}.", table.database), "");
     let view: String = view

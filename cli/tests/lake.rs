@@ -404,3 +404,214 @@ fn query_agrees_with_what_was_written_and_events_unique_removes_cross_batch_dupl
     assert!(err.contains("no lake at"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Every row of the curated table, as (partition, row) pairs, and its files.
+fn read_curated(lake: &Path) -> (Vec<LakeRow>, Vec<PathBuf>) {
+    let mut all = Vec::new();
+    files(&lake.join("curated"), &mut all);
+    all.sort();
+    let mut rows = Vec::new();
+    for path in &all {
+        let dir = path.parent().unwrap();
+        let created_date = dir
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .strip_prefix("created_date=")
+            .unwrap()
+            .to_string();
+        let event_type = dir
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .strip_prefix("event_type=")
+            .unwrap()
+            .to_string();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        for batch in reader {
+            let b = batch.unwrap();
+            let s = |n: &str| {
+                b.column_by_name(n)
+                    .unwrap()
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .unwrap()
+                    .clone()
+            };
+            let (uuid, name, subtype, payload) = (s("event_uuid"), s("event_name"), s("event_subtype"), s("payload"));
+            let at = b
+                .column_by_name("created_at")
+                .unwrap()
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap()
+                .clone();
+            let dt = b
+                .column_by_name("created_datetime")
+                .unwrap()
+                .as_any()
+                .downcast_ref::<TimestampMicrosecondArray>()
+                .unwrap()
+                .clone();
+            for i in 0..b.num_rows() {
+                rows.push(LakeRow {
+                    event_uuid: uuid.value(i).to_string(),
+                    event_name: name.value(i).to_string(),
+                    created_at: at.value(i),
+                    created_datetime_micros: dt.value(i),
+                    event_subtype: (!subtype.is_null(i)).then(|| subtype.value(i).to_string()),
+                    payload: payload.value(i).to_string(),
+                    event_type: event_type.clone(),
+                    created_date: created_date.clone(),
+                });
+            }
+        }
+    }
+    rows.sort();
+    (rows, all)
+}
+
+fn compact_lake(lake: &Path, date: Option<&str>, lookback_days: u32) -> eventlake::compact::CompactSummary {
+    let options = eventlake::compact::CompactOptions {
+        lake: lake.to_path_buf(),
+        date: date.map(|d| d.parse().unwrap()),
+        lookback_days,
+        table: Table::embedded().clone(),
+    };
+    eventlake::compact::compact(&options, &|_, _| {}).unwrap()
+}
+
+#[test]
+fn compaction_keeps_each_event_once_in_fewer_larger_files_and_is_idempotent() {
+    // Cross-batch duplicates in the corpus, and the whole corpus delivered twice (a retry).
+    let r = generate_and_replay("compact", 3000, 21, 0.05, 0.01);
+    let again = replay(
+        &mut (r.events.join("\n") + "\n").as_bytes(),
+        small_batches(&r.lake),
+        &|_, _| {},
+    )
+    .unwrap();
+    assert_eq!(again.ok, r.summary.ok);
+    let raw = read_lake(&r.lake);
+    let unique: BTreeSet<(String, i64)> = raw
+        .iter()
+        .map(|row| (row.event_uuid.to_lowercase(), row.created_at))
+        .collect();
+    assert!(
+        raw.len() >= 2 * unique.len(),
+        "every event is at least twice in the raw table"
+    );
+    let mut raw_files = Vec::new();
+    files(&r.lake.join("events"), &mut raw_files);
+
+    let first = compact_lake(&r.lake, None, 0);
+    let (rows, curated_files) = read_curated(&r.lake);
+    assert_eq!(
+        rows.len(),
+        unique.len(),
+        "exactly one row per unique (event_uuid, created_at)"
+    );
+    let curated_keys: BTreeSet<(String, i64)> = rows
+        .iter()
+        .map(|row| (row.event_uuid.to_lowercase(), row.created_at))
+        .collect();
+    assert_eq!(curated_keys, unique);
+    for row in &rows {
+        assert!(raw.contains(row), "a curated row is a raw row, unchanged: {row:?}");
+    }
+    let partitions: BTreeSet<(String, String)> = raw
+        .iter()
+        .map(|r| (r.event_type.clone(), r.created_date.clone()))
+        .collect();
+    assert_eq!(curated_files.len(), partitions.len(), "one file per partition");
+    assert!(
+        curated_files.len() < raw_files.len(),
+        "{} curated files vs {} raw",
+        curated_files.len(),
+        raw_files.len()
+    );
+    assert_eq!(first.curated_rows_after, unique.len());
+    assert_eq!(first.raw_rows, raw.len());
+
+    // Re-running changes nothing but the file names.
+    let second = compact_lake(&r.lake, None, 0);
+    let (rows_again, files_again) = read_curated(&r.lake);
+    assert_eq!(rows_again, rows);
+    assert_eq!(files_again.len(), curated_files.len());
+    assert_eq!(second.curated_rows_before, unique.len());
+    assert_eq!(second.curated_rows_after, unique.len());
+
+    // query sees the curated table, and it agrees with events_unique.
+    let table = Table::embedded();
+    let count = |sql: &str| {
+        let mut out = Vec::new();
+        eventlake::query::query(&r.lake, table, sql, eventlake::query::Format::Csv, &mut out).unwrap();
+        String::from_utf8(out).unwrap().lines().nth(1).unwrap().to_string()
+    };
+    assert_eq!(
+        count("SELECT count(*) AS n FROM events_curated"),
+        unique.len().to_string()
+    );
+    assert_eq!(
+        count("SELECT count(*) AS n FROM events_unique"),
+        unique.len().to_string()
+    );
+    let _ = std::fs::remove_dir_all(&r.dir);
+}
+
+#[test]
+fn compaction_with_a_date_merges_only_its_look_back_window() {
+    let dir = temp_dir("compact-window");
+    let lake = dir.join("lake");
+    let options = GenerateOptions {
+        events: 2000,
+        seed: 5,
+        duplicates: 0.02,
+        span_secs: 4 * 86_400,
+        ..GenerateOptions::default()
+    };
+    let events: Vec<String> = Generator::new(Catalog::embedded(), options).collect();
+    replay(
+        &mut (events.join("\n") + "\n").as_bytes(),
+        small_batches(&lake),
+        &|_, _| {},
+    )
+    .unwrap();
+    let r = Replayed {
+        dir,
+        lake,
+        events,
+        summary: Default::default(),
+    };
+    let raw = read_lake(&r.lake);
+    let dates: BTreeSet<String> = raw.iter().map(|row| row.created_date.clone()).collect();
+    assert!(dates.len() >= 4, "the corpus spans several days: {dates:?}");
+    let dates: Vec<String> = dates.into_iter().collect();
+    let last = dates[dates.len() - 1].clone();
+    // The last date and one day of look-back: two dates curated, the others untouched.
+    let summary = compact_lake(&r.lake, Some(&last), 1);
+    let (rows, _) = read_curated(&r.lake);
+    let window = [dates[dates.len() - 2].clone(), last.clone()];
+    let curated_dates: BTreeSet<String> = rows.iter().map(|row| row.created_date.clone()).collect();
+    assert_eq!(curated_dates, window.iter().cloned().collect::<BTreeSet<_>>());
+    let partitions: BTreeSet<(&str, &str)> = raw
+        .iter()
+        .filter(|row| window.contains(&row.created_date))
+        .map(|row| (row.event_type.as_str(), row.created_date.as_str()))
+        .collect();
+    assert_eq!(summary.partitions, partitions.len());
+    let expected: BTreeSet<(String, i64)> = raw
+        .iter()
+        .filter(|row| window.contains(&row.created_date))
+        .map(|row| (row.event_uuid.to_lowercase(), row.created_at))
+        .collect();
+    assert_eq!(rows.len(), expected.len());
+    let _ = std::fs::remove_dir_all(&r.dir);
+}

@@ -1,0 +1,247 @@
+//! `eventlake compact`: the curated table of the local lake. Each partition
+//! (`event_type`, `created_date`) of the raw `events/` is merged into `curated/` so that every
+//! (`event_uuid`, `created_at`) appears once, in one file per partition: the rows already
+//! curated win, then the raw rows in the order `events_unique` uses (`event_name`, `payload`,
+//! `event_uuid`), the first of each key kept. Re-running it changes nothing (idempotent); a
+//! date with a look-back window re-merges the last days, where late events land.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
+use arrow_array::{Array, RecordBatch, StringArray, UInt32Array};
+use chrono::NaiveDate;
+use datafusion::arrow::compute::{concat_batches, take_record_batch};
+use eventlake_glue_schema::Table;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::generate::Rng;
+use crate::lake::{arrow_schema, parquet_bytes};
+use crate::store::LakeStore;
+use crate::CliError;
+
+/// Prefix of the curated table in the lake (beside `events/` and `errors/`).
+pub const CURATED_PREFIX: &str = "curated/";
+
+/// What to compact.
+#[derive(Debug, Clone)]
+pub struct CompactOptions {
+    /// The lake directory.
+    pub lake: PathBuf,
+    /// Compact `created_date`s from `date - lookback_days` to `date`; `None`: every date.
+    pub date: Option<NaiveDate>,
+    /// Days before `date` merged again (late events land in their own date's partition).
+    pub lookback_days: u32,
+    /// The table.
+    pub table: Table,
+}
+
+/// What a compaction did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompactSummary {
+    /// Partitions merged.
+    pub partitions: usize,
+    /// Raw files read.
+    pub raw_files: usize,
+    /// Raw rows read (duplicates included).
+    pub raw_rows: usize,
+    /// Curated files before.
+    pub curated_files_before: usize,
+    /// Curated rows before.
+    pub curated_rows_before: usize,
+    /// Curated files after (one per partition).
+    pub curated_files_after: usize,
+    /// Curated rows after: each (`event_uuid`, `created_at`) once per partition.
+    pub curated_rows_after: usize,
+}
+
+impl CompactSummary {
+    /// A readable summary.
+    pub fn render(&self) -> String {
+        format!(
+            "partitions merged:   {}\nraw:                 {} rows in {} files\ncurated before:      {} rows in {} files\ncurated after:       {} rows in {} files ({} raw rows were duplicates or already curated)\n",
+            self.partitions,
+            self.raw_rows,
+            self.raw_files,
+            self.curated_rows_before,
+            self.curated_files_before,
+            self.curated_rows_after,
+            self.curated_files_after,
+            (self.raw_rows + self.curated_rows_before).saturating_sub(self.curated_rows_after),
+        )
+    }
+}
+
+/// Merges the raw partitions of the window into the curated table. `progress` is called
+/// after each partition with (partitions done, partitions in all).
+pub fn compact(options: &CompactOptions, progress: &dyn Fn(usize, usize)) -> Result<CompactSummary, CliError> {
+    let events = options.lake.join(&options.table.storage.events_prefix);
+    if !events.is_dir() {
+        return Err(CliError::Lake(format!(
+            "no lake at {} (expected {}): run `eventlake replay` first",
+            options.lake.display(),
+            events.display()
+        )));
+    }
+    let window = options
+        .date
+        .map(|d| (d - chrono::Days::new(u64::from(options.lookback_days)), d));
+    let mut partitions = Vec::new();
+    for type_dir in sorted_dirs(&events, "event_type=")? {
+        for date_dir in sorted_dirs(&type_dir, "created_date=")? {
+            let date_text = dir_value(&date_dir, "created_date=");
+            let in_window = match (window, NaiveDate::parse_from_str(&date_text, "%Y-%m-%d")) {
+                (None, _) => true,
+                (Some((from, to)), Ok(d)) => from <= d && d <= to,
+                (Some(_), Err(_)) => false,
+            };
+            if in_window {
+                partitions.push((dir_value(&type_dir, "event_type="), date_text, date_dir));
+            }
+        }
+    }
+    let store = LakeStore::open(&options.lake)?;
+    let schema = arrow_schema(&options.table)?;
+    let seed = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default() as u64 ^ u64::from(std::process::id());
+    let mut rng = Rng::new(seed);
+    let mut summary = CompactSummary::default();
+    for (done, (event_type, date, raw_dir)) in partitions.iter().enumerate() {
+        let curated_key = format!("{CURATED_PREFIX}event_type={event_type}/created_date={date}");
+        let curated_dir = options.lake.join(&curated_key);
+        let curated_files = parquet_files(&curated_dir)?;
+        let raw_files = parquet_files(raw_dir)?;
+        let curated = read_batches(&curated_files, &schema)?;
+        let raw = read_batches(&raw_files, &schema)?;
+        summary.partitions += 1;
+        summary.raw_files += raw_files.len();
+        summary.raw_rows += raw.num_rows();
+        summary.curated_files_before += curated_files.len();
+        summary.curated_rows_before += curated.num_rows();
+
+        let merged = merge(&curated, &raw)?;
+        if merged.num_rows() > 0 {
+            let now = chrono::Utc::now().format("%Y-%m-%d-%H-%M-%S");
+            let key = format!("{curated_key}/compacted-{now}-{}.parquet", rng.uuid());
+            store.put(&key, parquet_bytes(&merged, &key)?)?;
+            summary.curated_files_after += 1;
+            summary.curated_rows_after += merged.num_rows();
+        }
+        // Only now that the new file is complete: a crash before this leaves both, and the
+        // next run merges them (the old rows win, so nothing changes).
+        for old in &curated_files {
+            std::fs::remove_file(old).map_err(|source| CliError::WriteFile {
+                path: old.clone(),
+                source,
+            })?;
+        }
+        progress(done + 1, partitions.len());
+    }
+    Ok(summary)
+}
+
+/// The curated rows, then the raw rows whose key is not among them, in `events_unique`'s
+/// order; the first row of each (lower-case `event_uuid`, `created_at`) kept.
+fn merge(curated: &RecordBatch, raw: &RecordBatch) -> Result<RecordBatch, CliError> {
+    let all = concat_batches(&curated.schema(), [curated, raw]).map_err(|e| CliError::Lake(e.to_string()))?;
+    let column = |name: &str| {
+        all.column_by_name(name)
+            .ok_or_else(|| CliError::Lake(format!("the table has no column {name}")))
+    };
+    let strings = |name: &str| -> Result<StringArray, CliError> {
+        column(name)?
+            .as_string_opt::<i32>()
+            .cloned()
+            .ok_or_else(|| CliError::Lake(format!("column {name} is not a string")))
+    };
+    let uuid = strings("event_uuid")?;
+    let name = strings("event_name")?;
+    let payload = strings("payload")?;
+    let created_at = column("created_at")?
+        .as_primitive_opt::<Int64Type>()
+        .cloned()
+        .ok_or_else(|| CliError::Lake("column created_at is not a bigint".into()))?;
+    let text = |a: &StringArray, i: usize| (a.is_null(i), if a.is_null(i) { "" } else { a.value(i) }.to_string());
+    let n_curated = curated.num_rows();
+    let mut raw_order: Vec<usize> = (n_curated..all.num_rows()).collect();
+    // ORDER BY event_name, payload, event_uuid (ascending, nulls last, as Athena sorts).
+    raw_order.sort_by_cached_key(|&i| (text(&name, i), text(&payload, i), text(&uuid, i)));
+    let mut seen = HashSet::new();
+    let mut keep = Vec::new();
+    for i in (0..n_curated).chain(raw_order) {
+        let key = (
+            (!uuid.is_null(i)).then(|| uuid.value(i).to_ascii_lowercase()),
+            (!created_at.is_null(i)).then(|| created_at.value(i)),
+        );
+        if seen.insert(key) {
+            keep.push(u32::try_from(i).map_err(|_| CliError::Lake("partition too large".into()))?);
+        }
+    }
+    take_record_batch(&all, &UInt32Array::from(keep)).map_err(|e| CliError::Lake(e.to_string()))
+}
+
+/// All rows of `files`, in order, as one batch with the table's schema.
+fn read_batches(files: &[PathBuf], schema: &arrow_schema::SchemaRef) -> Result<RecordBatch, CliError> {
+    let mut batches = Vec::new();
+    for path in files {
+        let read_error = |e: String| CliError::Lake(format!("cannot read {}: {e}", path.display()));
+        let file = std::fs::File::open(path).map_err(|source| CliError::ReadInput {
+            path: path.clone(),
+            source,
+        })?;
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| read_error(e.to_string()))?
+            .build()
+            .map_err(|e| read_error(e.to_string()))?;
+        for batch in reader {
+            let batch = batch.map_err(|e| read_error(e.to_string()))?;
+            if batch.schema().fields() != schema.fields() {
+                return Err(read_error(format!(
+                    "its columns are not the table's ({:?})",
+                    batch.schema().fields().iter().map(|f| f.name()).collect::<Vec<_>>()
+                )));
+            }
+            batches.push(batch);
+        }
+    }
+    concat_batches(schema, &batches).map_err(|e| CliError::Lake(e.to_string()))
+}
+
+/// Complete Parquet files of a partition directory (temporary `.…tmp` files left out), by name.
+fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>, CliError> {
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|source| CliError::ReadInput {
+            path: dir.to_path_buf(),
+            source,
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().unwrap_or_default().to_string_lossy();
+            p.is_file() && name.ends_with(".parquet") && !name.starts_with('.')
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Subdirectories `<prefix><value>` of `dir`, by name.
+fn sorted_dirs(dir: &Path, prefix: &str) -> Result<Vec<PathBuf>, CliError> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|source| CliError::ReadInput {
+            path: dir.to_path_buf(),
+            source,
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir() && p.file_name().unwrap_or_default().to_string_lossy().starts_with(prefix))
+        .collect();
+    dirs.sort();
+    Ok(dirs)
+}
+
+fn dir_value(dir: &Path, prefix: &str) -> String {
+    let name = dir.file_name().unwrap_or_default().to_string_lossy();
+    name.strip_prefix(prefix).unwrap_or(&name).to_string()
+}
