@@ -45,6 +45,8 @@ export interface StageConfig {
   readonly s3BufferSeconds: number;
   /** Split records holding several newline-delimited JSON events before the transform. @default true */
   readonly deaggregateRecords: boolean;
+  /** Days before the run's day that the daily curated-table job merges again (late events). @default 2 */
+  readonly curatedLookbackDays: number;
   /** Days the CloudWatch log groups keep logs. @default 90 */
   readonly logRetentionDays: number;
   /** Athena stops a query that scans more than this (GiB). @default 100 */
@@ -79,6 +81,7 @@ export const DEFAULTS: Omit<StageConfig, 'stage'> = {
   s3BufferMiB: 128,
   s3BufferSeconds: 900,
   deaggregateRecords: true,
+  curatedLookbackDays: 2,
   logRetentionDays: 90,
   athenaBytesScannedCutoffGiB: 100,
   athenaResultsRetentionDays: 30,
@@ -141,6 +144,7 @@ export function stageConfig(stages: unknown, stage: string): StageConfig {
   range('s3BufferMiB', 64, 128);
   // Dynamic partitioning needs at least 60 s.
   range('s3BufferSeconds', 60, 900);
+  range('curatedLookbackDays', 0, 31);
   range('logRetentionDays', 1, 3653);
   range('athenaBytesScannedCutoffGiB', 1, 1048576);
   range('athenaResultsRetentionDays', 1, 3650);

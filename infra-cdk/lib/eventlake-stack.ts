@@ -3,6 +3,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { StageConfig } from './config';
+import { CuratedCompaction } from './constructs/curated-compaction';
 import { EventDelivery } from './constructs/event-delivery';
 import { LakeCatalog } from './constructs/lake-catalog';
 import { LakeStorage } from './constructs/lake-storage';
@@ -36,6 +37,8 @@ export class EventlakeStack extends Stack {
   readonly delivery: EventDelivery;
   /** Alarms and dashboard. */
   readonly monitoring: PipelineMonitoring;
+  /** The deduplicated, compacted curated table and its daily job. */
+  readonly curated: CuratedCompaction;
 
   constructor(scope: Construct, id: string, props: EventlakeStackProps) {
     super(scope, id, props);
@@ -98,6 +101,20 @@ export class EventlakeStack extends Stack {
       freshnessThreshold: Duration.seconds(config.freshnessAlarmSeconds ?? config.s3BufferSeconds + 900),
       alarmEmail: config.alarmEmail,
     });
+
+    this.curated = new CuratedCompaction(this, 'Curated', {
+      namePrefix,
+      tableDefinition: schema.table,
+      databaseName: this.catalog.databaseName,
+      workGroupName: namePrefix,
+      lakeBucket: this.storage.lakeBucket,
+      queryResultsBucket: this.storage.queryResultsBucket,
+      lookbackDays: config.curatedLookbackDays,
+      alarmTopic: this.monitoring.topic,
+      logRetention,
+      retainLogs: config.retainData,
+    });
+    this.curated.node.addDependency(this.catalog);
 
     Validations.of(this).acknowledge({
       id: 'CloudFormation-Validate::W7001',

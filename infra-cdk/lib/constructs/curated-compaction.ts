@@ -1,0 +1,176 @@
+import { type CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { createCuratedTable, curatedTableName, mergeIntoCurated, optimizeCurated, vacuumCurated } from '../curated-sql';
+import type { TableDefinition } from '../schema';
+
+/** Prefix of the curated (Iceberg) table in the lake bucket. */
+export const CURATED_PREFIX = 'curated/';
+
+/** Props of {@link CuratedCompaction}. */
+export interface CuratedCompactionProps {
+  /** Name prefix of the state machine, schedule and alarm. */
+  readonly namePrefix: string;
+  /** The table definition from `glue-schema/`. */
+  readonly tableDefinition: TableDefinition;
+  /** Glue database of the raw and the curated table. */
+  readonly databaseName: string;
+  /** Athena workgroup the queries run in (its result location and encryption apply). */
+  readonly workGroupName: string;
+  /** The lake bucket (`events/` read, `curated/` written). */
+  readonly lakeBucket: s3.IBucket;
+  /** The workgroup's query-results bucket. */
+  readonly queryResultsBucket: s3.IBucket;
+  /** Days before the run's day merged again, for late events. @default 2 */
+  readonly lookbackDays?: number;
+  /** When the job runs (UTC). @default every day at 01:30 */
+  readonly schedule?: scheduler.ScheduleExpression;
+  /** Topic the failure alarm notifies. @default no notification */
+  readonly alarmTopic?: sns.ITopic;
+  /** Log retention of the state machine's log group. @default logs.RetentionDays.THREE_MONTHS */
+  readonly logRetention?: logs.RetentionDays;
+  /** Keep the log group when the stack is deleted. @default true */
+  readonly retainLogs?: boolean;
+}
+
+/**
+ * The curated table: no duplicates at rest, few large files. A daily EventBridge Scheduler
+ * schedule starts a Step Functions state machine that runs Athena queries, one after the
+ * other: create the Iceberg table if needed, MERGE the window's raw rows into it
+ * (`WHEN NOT MATCHED THEN INSERT`), OPTIMIZE (bin-pack) the window's files, VACUUM old
+ * snapshots. Start it by hand with `{"date":"yyyy-MM-dd"}` to backfill any day: every step
+ * is idempotent. No servers; a failed run raises an alarm.
+ */
+export class CuratedCompaction extends Construct {
+  /** The state machine. */
+  readonly stateMachine: sfn.StateMachine;
+  /** The daily schedule. */
+  readonly schedule: scheduler.Schedule;
+  /** Alarm on failed, timed-out or aborted runs. */
+  readonly failureAlarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: CuratedCompactionProps) {
+    super(scope, id);
+    const lookback = props.lookbackDays ?? 2;
+    if (!Number.isInteger(lookback) || lookback < 0 || lookback > 31) {
+      throw new Error(`CuratedCompaction: lookbackDays must be an integer in 0..31, got ${lookback}`);
+    }
+    const table = props.tableDefinition;
+    const db = props.databaseName;
+    const location = `s3://${props.lakeBucket.bucketName}/${CURATED_PREFIX}`;
+
+    const query = (id: string, sql: string, formatted: boolean) =>
+      new tasks.AthenaStartQueryExecution(this, id, {
+        queryString: formatted ? sfn.JsonPath.format(sql, sfn.JsonPath.stringAt('$.day'), sfn.JsonPath.stringAt('$.day')) : sql,
+        workGroup: props.workGroupName,
+        queryExecutionContext: { databaseName: db },
+        integrationPattern: sfn.IntegrationPattern.RUN_JOB,
+        resultPath: sfn.JsonPath.DISCARD,
+        taskTimeout: sfn.Timeout.duration(Duration.hours(1)),
+      }).addRetry({ errors: ['Athena.TooManyRequestsException', 'Athena.InternalServerException'], maxAttempts: 5, backoffRate: 2 });
+
+    // The day: from the schedule's time (2026-11-25T01:30:00Z) or a backfill's date.
+    const day = new sfn.Pass(this, 'Day', {
+      parameters: { 'day.$': "States.ArrayGetItem(States.StringSplit($.date, 'T'), 0)" },
+    });
+    const invalid = new sfn.Fail(this, 'InvalidDate', {
+      error: 'InvalidInput',
+      cause: 'Start with {"date":"yyyy-MM-dd"} (a schedule passes its time).',
+    });
+    const valid = sfn.Condition.and(
+      sfn.Condition.isPresent('$.date'),
+      sfn.Condition.stringMatches('$.date', '*-*-*'),
+      sfn.Condition.not(sfn.Condition.stringMatches('$.date', "*'*")),
+    );
+    const steps = day
+      .next(query('CreateTable', createCuratedTable(table, db, location), false))
+      .next(query('Merge', mergeIntoCurated(table, db, lookback), true))
+      .next(query('Optimize', optimizeCurated(table, db, lookback), true))
+      .next(query('Vacuum', vacuumCurated(table, db), false));
+    const definition = new sfn.Choice(this, 'CheckInput').when(valid, steps).otherwise(invalid);
+
+    const logGroup = new logs.LogGroup(this, 'Logs', {
+      logGroupName: `/aws/vendedlogs/states/${props.namePrefix}-curate`,
+      retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+      removalPolicy: props.retainLogs ?? true ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineName: `${props.namePrefix}-curate`,
+      comment: `Merges ${db}.${table.name} into ${db}.${curatedTableName(table)} (dedup + compaction)`,
+      definitionBody: sfn.DefinitionBody.fromChainable(definition),
+      timeout: Duration.hours(4),
+      tracingEnabled: true,
+      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
+    });
+
+    this.schedule = new scheduler.Schedule(this, 'Schedule', {
+      scheduleName: `${props.namePrefix}-curate`,
+      description: `Daily merge into ${curatedTableName(table)} of the last ${lookback + 1} days`,
+      schedule: props.schedule ?? scheduler.ScheduleExpression.cron({ minute: '30', hour: '1' }),
+      target: new targets.StepFunctionsStartExecution(this.stateMachine, {
+        input: scheduler.ScheduleTargetInput.fromObject({ date: scheduler.ContextAttribute.scheduledTime }),
+        retryAttempts: 2,
+      }),
+    });
+
+    this.failureAlarm = new cloudwatch.Alarm(this, 'Failed', {
+      alarmName: `${props.namePrefix}-curate-failed`,
+      alarmDescription:
+        'The curated-table job failed: start it again for the same date (it is idempotent). Runbook: docs/deploy.md#alarms',
+      metric: new cloudwatch.MathExpression({
+        expression: 'failed + timedOut + aborted',
+        usingMetrics: {
+          failed: this.stateMachine.metricFailed({ statistic: 'Sum' }),
+          timedOut: this.stateMachine.metricTimedOut({ statistic: 'Sum' }),
+          aborted: this.stateMachine.metricAborted({ statistic: 'Sum' }),
+        },
+        period: Duration.minutes(5),
+      }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    if (props.alarmTopic) {
+      this.failureAlarm.addAlarmAction(new actions.SnsAction(props.alarmTopic));
+    }
+
+    // The Athena task grants cover the workgroup's results; the queries also read the raw
+    // table's files and write the curated table's.
+    props.lakeBucket.grantRead(this.stateMachine, `${table.storage.eventsPrefix}*`);
+    props.lakeBucket.grantReadWrite(this.stateMachine, `${CURATED_PREFIX}*`);
+    props.queryResultsBucket.grantReadWrite(this.stateMachine);
+    const logicalId = (c: Construct) => Stack.of(this).getLogicalId(c.node.defaultChild as CfnElement);
+    const ack = (finding: string, reason: string) => ({ id: `AwsSolutions::AwsSolutions-IAM5[${finding}]`, reason });
+    const s3Actions =
+      'The grants of the lake and results buckets use CDK\'s action groups (s3:GetObject*, s3:List*, …), limited to ' +
+      'events/ (read), curated/ (read/write) and the results bucket: Athena reads and writes objects named at run time.';
+    Validations.of(this.stateMachine).acknowledge(
+      ...['s3:Abort*', 's3:DeleteObject*', 's3:GetBucket*', 's3:GetObject*', 's3:List*'].map((a) => ack(`Action::${a}`, s3Actions)),
+      ack(`Resource::<${logicalId(props.lakeBucket)}.Arn>/${table.storage.eventsPrefix}*`, s3Actions),
+      ack(`Resource::<${logicalId(props.lakeBucket)}.Arn>/${CURATED_PREFIX}*`, s3Actions),
+      ack(`Resource::<${logicalId(props.queryResultsBucket)}.Arn>/*`, s3Actions),
+      ack(
+        `Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/${db}/*`,
+        'MERGE creates and updates the curated table and reads the raw one: Glue tables of this database only.',
+      ),
+      ack(
+        `Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:userDefinedFunction/${db}/*`,
+        'Added by the AthenaStartQueryExecution task for the query database: its functions only.',
+      ),
+      ack(
+        'Resource::*',
+        'Added by the AthenaStartQueryExecution task (e.g. athena:GetDataCatalog / X-Ray) for actions without ' +
+          'resource-level permissions.',
+      ),
+    );
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * The Athena SQL of the curated table (`<database>.<table>_curated`, Apache Iceberg), built
+ * from `glue-schema/table.json`: the same columns, partitioned by the same keys. The merge has
+ * the semantics of `eventlake compact` (tested locally): rows already curated win; new raw
+ * rows are taken once per (event_type, created_date, lower(event_uuid), created_at), the first
+ * in `events_unique`'s order (event_name, payload, event_uuid).
+ */
+import type { TableDefinition } from './schema';
+
+/** Name of the curated table. */
+export function curatedTableName(table: TableDefinition): string {
+  return `${table.name}_curated`;
+}
+
+/** Every column of the curated table: data columns, then the partition keys. */
+function allColumns(table: TableDefinition) {
+  return [...table.columns, ...table.partitionKeys];
+}
+
+/** `CREATE TABLE IF NOT EXISTS` of the Iceberg table under `location` (`s3://…/curated/`). */
+export function createCuratedTable(table: TableDefinition, database: string, location: string): string {
+  const columns = allColumns(table)
+    .map((c) => `  ${c.name} ${c.type} COMMENT '${c.comment.replace(/'/g, "''")}'`)
+    .join(',\n');
+  return [
+    `CREATE TABLE IF NOT EXISTS ${database}.${curatedTableName(table)} (`,
+    columns,
+    `)`,
+    `PARTITIONED BY (${table.partitionKeys.map((k) => k.name).join(', ')})`,
+    `LOCATION '${location}'`,
+    `TBLPROPERTIES ('table_type' = 'ICEBERG', 'format' = 'PARQUET', 'write_compression' = 'SNAPPY', ` +
+      `'optimize_rewrite_delete_file_threshold' = '2', 'vacuum_max_snapshot_age_seconds' = '604800')`,
+  ].join('\n');
+}
+
+/**
+ * The window of `created_date`s merged for the day `{}` (a `yyyy-MM-dd` placeholder filled in
+ * by the state machine): that day and the `lookbackDays` before it.
+ */
+export function windowPredicate(column: string, lookbackDays: number): string {
+  return `${column} BETWEEN CAST(date '{}' - INTERVAL '${lookbackDays}' DAY AS varchar) AND '{}'`;
+}
+
+/** The MERGE of the window's raw rows into the curated table (two `{}` placeholders: the day). */
+export function mergeIntoCurated(table: TableDefinition, database: string, lookbackDays: number): string {
+  const names = allColumns(table).map((c) => c.name);
+  const keyEquals = ['event_type', 'created_date']
+    .map((k) => `t.${k} = s.${k}`)
+    .concat(['lower(t.event_uuid) = lower(s.event_uuid)', 't.created_at = s.created_at']);
+  return [
+    `MERGE INTO ${database}.${curatedTableName(table)} AS t`,
+    `USING (`,
+    `  SELECT ${names.join(', ')}`,
+    `  FROM (`,
+    `    SELECT *, row_number() OVER (PARTITION BY event_type, created_date, lower(event_uuid), created_at ORDER BY event_name, payload, event_uuid) AS row_in_key`,
+    `    FROM ${database}.${table.name}`,
+    `    WHERE ${windowPredicate('created_date', lookbackDays)}`,
+    `  ) AS numbered`,
+    `  WHERE row_in_key = 1`,
+    `) AS s`,
+    `ON ${keyEquals.join(' AND ')}`,
+    `WHEN NOT MATCHED THEN INSERT (${names.join(', ')})`,
+    `VALUES (${names.map((n) => `s.${n}`).join(', ')})`,
+  ].join('\n');
+}
+
+/** Compaction of the window's curated files into large ones (two `{}` placeholders: the day). */
+export function optimizeCurated(table: TableDefinition, database: string, lookbackDays: number): string {
+  return `OPTIMIZE ${database}.${curatedTableName(table)} REWRITE DATA USING BIN_PACK WHERE ${windowPredicate('created_date', lookbackDays)}`;
+}
+
+/** Removal of snapshots older than the table's `vacuum_max_snapshot_age_seconds` and orphan files. */
+export function vacuumCurated(table: TableDefinition, database: string): string {
+  return `VACUUM ${database}.${curatedTableName(table)}`;
+}

@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createCuratedTable, mergeIntoCurated } from '../lib/curated-sql';
+import { loadLakeSchema } from '../lib/schema';
+import { only, template } from './helpers';
+
+const schema = loadLakeSchema();
+
+/** The state machine's definition as text, with CloudFormation joins flattened. */
+function definition(t = template('prod')): string {
+  const d = only(t, 'AWS::StepFunctions::StateMachine').props.DefinitionString;
+  const parts: unknown[] = d['Fn::Join'][1];
+  return parts.map((p) => (typeof p === 'string' ? p : `<${JSON.stringify(p)}>`)).join('');
+}
+
+/** The states of the definition (tokens replaced by placeholders). */
+function states(t = template('prod')): Record<string, any> {
+  return JSON.parse(definition(t).replace(/<\{[^>]*\}>/g, 'TOKEN')).States;
+}
+
+describe('curated table job (Step Functions + Athena)', () => {
+  it('checks its input, then creates, merges, optimizes and vacuums, in that order', () => {
+    const s = states();
+    assert.equal(s.CheckInput.Type, 'Choice');
+    assert.equal(s.CheckInput.Default, 'InvalidDate');
+    assert.equal(s.CheckInput.Choices[0].Next, 'Day');
+    const order = ['Day', 'CreateTable', 'Merge', 'Optimize', 'Vacuum'];
+    for (let i = 0; i + 1 < order.length; i++) {
+      assert.equal(s[order[i]].Next, order[i + 1], `${order[i]} → ${order[i + 1]}`);
+    }
+    assert.equal(s.Vacuum.End, true);
+    for (const step of order.slice(1)) {
+      assert.match(s[step].Resource, /:states:::athena:startQueryExecution\.sync$/, `${step} waits for its query`);
+      assert.equal(s[step].Parameters.WorkGroup, 'eventlake-prod');
+      assert.deepEqual(s[step].Parameters.QueryExecutionContext, { Database: 'eventlake' });
+    }
+  });
+
+  it('creates an Iceberg table with the columns and partition keys of glue-schema/table.json', () => {
+    const sql: string = states().CreateTable.Parameters.QueryString;
+    assert.match(sql, /^CREATE TABLE IF NOT EXISTS eventlake\.events_curated \(/);
+    const declared = [...sql.matchAll(/^ {2}(\w+) (\w+) COMMENT/gm)].map((m) => [m[1], m[2]]);
+    const expected = [...schema.table.columns, ...schema.table.partitionKeys].map((c) => [c.name, c.type]);
+    assert.deepEqual(declared, expected);
+    assert.match(sql, /PARTITIONED BY \(event_type, created_date\)/);
+    assert.match(sql, /LOCATION 's3:\/\/TOKEN\/curated\/'/);
+    assert.match(sql, /'table_type' = 'ICEBERG'/);
+  });
+
+  it('merges with WHEN NOT MATCHED THEN INSERT only, keyed like compact and events_unique, over the look-back window', () => {
+    const merge: string = states().Merge.Parameters['QueryString.$'];
+    assert.match(merge, /^States\.Format\('MERGE INTO eventlake\.events_curated AS t/);
+    assert.match(merge, /WHEN NOT MATCHED THEN INSERT/);
+    assert.doesNotMatch(merge, /WHEN MATCHED/, 'curated rows are never changed');
+    assert.match(merge, /PARTITION BY event_type, created_date, lower\(event_uuid\), created_at ORDER BY event_name, payload, event_uuid/);
+    assert.match(merge, /lower\(t\.event_uuid\) = lower\(s\.event_uuid\) AND t\.created_at = s\.created_at/);
+    assert.match(merge, /INTERVAL \\'2\\' DAY/);
+    assert.match(merge, /', \$\.day, \$\.day\)$/);
+    assert.match(states().Optimize.Parameters['QueryString.$'], /OPTIMIZE eventlake\.events_curated REWRITE DATA USING BIN_PACK WHERE created_date BETWEEN/);
+    assert.equal(states().Vacuum.Parameters.QueryString, 'VACUUM eventlake.events_curated');
+  });
+
+  it('takes the look-back window from the stage', () => {
+    const merge: string = states(template('staging', { curatedLookbackDays: 7 })).Merge.Parameters['QueryString.$'];
+    assert.match(merge, /INTERVAL \\'7\\' DAY/);
+  });
+
+  it('refuses a date that could break out of the SQL literal', () => {
+    const choice = states().CheckInput.Choices[0].And;
+    assert.deepEqual(choice[2], { Not: { Variable: '$.date', StringMatches: "*'*" } });
+  });
+
+  it('runs daily from EventBridge Scheduler, passing the scheduled time', () => {
+    const schedule = only(template('prod'), 'AWS::Scheduler::Schedule').props;
+    assert.equal(schedule.ScheduleExpression, 'cron(30 1 * * ? *)');
+    assert.deepEqual(JSON.parse(schedule.Target.Input), { date: '<aws.scheduler.scheduled-time>' });
+    assert.equal(schedule.Target.RetryPolicy.MaximumRetryAttempts, 2);
+  });
+
+  it('logs, traces, and alarms to the topic when a run fails', () => {
+    const sm = only(template('prod'), 'AWS::StepFunctions::StateMachine').props;
+    assert.equal(sm.StateMachineName, 'eventlake-prod-curate');
+    assert.equal(sm.LoggingConfiguration.Level, 'ALL');
+    assert.equal(sm.TracingConfiguration.Enabled, true);
+    const alarm = (Object.values(template('prod').findResources('AWS::CloudWatch::Alarm')) as any[]).find(
+      (a) => a.Properties.AlarmName === 'eventlake-prod-curate-failed',
+    );
+    assert.ok(alarm);
+    const metrics = alarm.Properties.Metrics.filter((m: any) => m.MetricStat).map((m: any) => m.MetricStat.Metric.MetricName).sort();
+    assert.deepEqual(metrics, ['ExecutionsAborted', 'ExecutionsFailed', 'ExecutionsTimedOut']);
+    assert.equal(alarm.Properties.AlarmActions.length, 1);
+  });
+
+  it('builds its SQL from any table definition (no copy of the columns)', () => {
+    const renamed = { ...schema.table, name: 'things', columns: [{ name: 'id', type: 'string', comment: "it's" }] };
+    assert.match(createCuratedTable(renamed, 'db', 's3://b/curated/'), /CREATE TABLE IF NOT EXISTS db\.things_curated \(\n {2}id string COMMENT 'it''s',/);
+    assert.match(mergeIntoCurated(renamed, 'db', 0), /INSERT \(id, event_type, created_date\)/);
+  });
+});
