@@ -537,6 +537,14 @@ fn compaction_keeps_each_event_once_in_fewer_larger_files_and_is_idempotent() {
         curated_files.len(),
         raw_files.len()
     );
+    let mean_size =
+        |files: &[PathBuf]| files.iter().map(|f| std::fs::metadata(f).unwrap().len()).sum::<u64>() / files.len() as u64;
+    assert!(
+        mean_size(&curated_files) > mean_size(&raw_files),
+        "curated files are larger on average: {} vs {} bytes",
+        mean_size(&curated_files),
+        mean_size(&raw_files)
+    );
     assert_eq!(first.curated_rows_after, unique.len());
     assert_eq!(first.raw_rows, raw.len());
 
