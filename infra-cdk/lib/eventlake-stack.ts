@@ -115,6 +115,7 @@ export class EventlakeStack extends Stack {
       retainLogs: config.retainData,
     });
     this.curated.node.addDependency(this.catalog);
+    this.monitoring.watch('Curated table job', [this.curated.failureAlarm]);
 
     Validations.of(this).acknowledge({
       id: 'CloudFormation-Validate::W7001',

@@ -89,6 +89,8 @@ describe('curated table job (Step Functions + Athena)', () => {
     const metrics = alarm.Properties.Metrics.filter((m: any) => m.MetricStat).map((m: any) => m.MetricStat.Metric.MetricName).sort();
     assert.deepEqual(metrics, ['ExecutionsAborted', 'ExecutionsFailed', 'ExecutionsTimedOut']);
     assert.equal(alarm.Properties.AlarmActions.length, 1);
+    const dashboard = JSON.stringify(only(template('prod'), 'AWS::CloudWatch::Dashboard').props.DashboardBody);
+    assert.ok(dashboard.includes('Curated table job'), 'the dashboard shows the job alarm');
   });
 
   it('builds its SQL from any table definition (no copy of the columns)', () => {

@@ -190,4 +190,9 @@ export class PipelineMonitoring extends Construct {
       graph('Firehose: active partitions', [m.partitions], [m.partitionsExceeded, m.incoming]),
     );
   }
+
+  /** Shows more alarms (e.g. the curated-table job's) on the dashboard, in a row titled `title`. */
+  watch(title: string, alarms: cloudwatch.IAlarm[]): void {
+    this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title, alarms, width: 24, height: 3 }));
+  }
 }
