@@ -1,5 +1,6 @@
 /** Shared by the tests: build the app as `cdk synth` does, with the real Rust bundling. */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -17,7 +18,7 @@ export function synthStage(stage: string, overrides: Record<string, unknown> = {
   stages[stage] = { ...stages[stage], ...overrides };
   const app = new App({
     context: { ...CDK_JSON.context, 'eventlake:stages': stages, stage },
-    outdir: fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'eventlake-cdk-')),
+    outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'eventlake-cdk-')),
   });
   const stack = buildApp(app);
   return { app, stack };

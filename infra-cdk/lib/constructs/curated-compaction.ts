@@ -1,4 +1,4 @@
-import { type CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -11,6 +11,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { createCuratedTable, curatedTableName, mergeIntoCurated, optimizeCurated, vacuumCurated } from '../curated-sql';
 import type { TableDefinition } from '../schema';
+import { resourceLogicalId } from './logical-id';
 
 /** Prefix of the curated (Iceberg) table in the lake bucket. */
 export const CURATED_PREFIX = 'curated/';
@@ -148,16 +149,15 @@ export class CuratedCompaction extends Construct {
     props.lakeBucket.grantRead(this.stateMachine, `${table.storage.eventsPrefix}*`);
     props.lakeBucket.grantReadWrite(this.stateMachine, `${CURATED_PREFIX}*`);
     props.queryResultsBucket.grantReadWrite(this.stateMachine);
-    const logicalId = (c: Construct) => Stack.of(this).getLogicalId(c.node.defaultChild as CfnElement);
     const ack = (finding: string, reason: string) => ({ id: `AwsSolutions::AwsSolutions-IAM5[${finding}]`, reason });
     const s3Actions =
       'The grants of the lake and results buckets use CDK\'s action groups (s3:GetObject*, s3:List*, …), limited to ' +
       'events/ (read), curated/ (read/write) and the results bucket: Athena reads and writes objects named at run time.';
     Validations.of(this.stateMachine).acknowledge(
       ...['s3:Abort*', 's3:DeleteObject*', 's3:GetBucket*', 's3:GetObject*', 's3:List*'].map((a) => ack(`Action::${a}`, s3Actions)),
-      ack(`Resource::<${logicalId(props.lakeBucket)}.Arn>/${table.storage.eventsPrefix}*`, s3Actions),
-      ack(`Resource::<${logicalId(props.lakeBucket)}.Arn>/${CURATED_PREFIX}*`, s3Actions),
-      ack(`Resource::<${logicalId(props.queryResultsBucket)}.Arn>/*`, s3Actions),
+      ack(`Resource::<${resourceLogicalId(props.lakeBucket)}.Arn>/${table.storage.eventsPrefix}*`, s3Actions),
+      ack(`Resource::<${resourceLogicalId(props.lakeBucket)}.Arn>/${CURATED_PREFIX}*`, s3Actions),
+      ack(`Resource::<${resourceLogicalId(props.queryResultsBucket)}.Arn>/*`, s3Actions),
       ack(
         `Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/${db}/*`,
         'MERGE creates and updates the curated table and reads the raw one: Glue tables of this database only.',

@@ -1,4 +1,4 @@
-import { type CfnElement, Duration, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Size, Validations } from 'aws-cdk-lib';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -6,12 +6,13 @@ import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
-import { ERRORS_PREFIX as ERRORS, prefixScopedBucket } from './prefix-scoped-bucket';
+import { resourceLogicalId } from './logical-id';
+import { prefixScopedBucket } from './prefix-scoped-bucket';
 import { Construct } from 'constructs';
 import { firehoseDataPrefix, type TableDefinition } from '../schema';
 
 /** Prefix of Firehose's failed records in the lake bucket. */
-export const ERRORS_PREFIX = ERRORS;
+export const ERRORS_PREFIX = 'errors/';
 
 /**
  * Firehose's error prefix: `errors/<processing-failed|format-conversion-failed|…>/yyyy/MM/dd/HH/`,
@@ -169,22 +170,13 @@ export class EventDelivery extends Construct {
           'permissions; the schema itself is read from the one Glue table (scoped).',
       },
       ...[props.tableDefinition.storage.eventsPrefix, ERRORS_PREFIX].map((prefix) => ({
-        id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${this.stackLogicalId(props.lakeBucket)}.Arn>/${prefix}*]`,
+        id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${resourceLogicalId(props.lakeBucket)}.Arn>/${prefix}*]`,
         reason: `Firehose names its objects at run time (partition keys, timestamps, ids): writes are limited to ${prefix} of the lake bucket.`,
       })),
       {
-        id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${this.stackLogicalId(props.transform)}.Arn>:*]`,
+        id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${resourceLogicalId(props.transform)}.Arn>:*]`,
         reason: 'Firehose invokes only the transform; ":*" (its versions and aliases) is added by grantInvoke.',
       },
     );
-  }
-
-  /** The CloudFormation logical id of a construct's resource (as cdk-nag names it). */
-  private stackLogicalId(c: Construct): string {
-    const child = c.node.defaultChild as CfnElement | undefined;
-    if (!child) {
-      throw new Error(`EventDelivery: ${c.node.path} has no CloudFormation resource`);
-    }
-    return Stack.of(this).getLogicalId(child);
   }
 }

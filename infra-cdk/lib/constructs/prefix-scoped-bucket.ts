@@ -1,9 +1,6 @@
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 
-/** Prefix of Firehose's failed records in the lake bucket. */
-export const ERRORS_PREFIX = 'errors/';
-
 /**
  * The S3 actions Firehose needs on its destination bucket, as AWS documents them
  * ("Grant Firehose access to an Amazon S3 destination"): bucket-level and object-level.
