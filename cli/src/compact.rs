@@ -207,38 +207,34 @@ fn read_batches(files: &[PathBuf], schema: &arrow_schema::SchemaRef) -> Result<R
     concat_batches(schema, &batches).map_err(|e| CliError::Lake(e.to_string()))
 }
 
-/// Complete Parquet files of a partition directory (temporary `.…tmp` files left out), by name.
+/// Complete Parquet files of a partition directory (temporary `.…tmp` files left out), by
+/// name; none if the directory does not exist.
 fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>, CliError> {
     if !dir.is_dir() {
         return Ok(Vec::new());
     }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|source| CliError::ReadInput {
-            path: dir.to_path_buf(),
-            source,
-        })?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            let name = p.file_name().unwrap_or_default().to_string_lossy();
-            p.is_file() && name.ends_with(".parquet") && !name.starts_with('.')
-        })
-        .collect();
-    files.sort();
-    Ok(files)
+    sorted_entries(dir, |p, name| {
+        p.is_file() && name.ends_with(".parquet") && !name.starts_with('.')
+    })
 }
 
 /// Subdirectories `<prefix><value>` of `dir`, by name.
 fn sorted_dirs(dir: &Path, prefix: &str) -> Result<Vec<PathBuf>, CliError> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
+    sorted_entries(dir, |p, name| p.is_dir() && name.starts_with(prefix))
+}
+
+/// Entries of `dir` that `keep` (given the path and the file name) accepts, sorted.
+fn sorted_entries(dir: &Path, keep: impl Fn(&Path, &str) -> bool) -> Result<Vec<PathBuf>, CliError> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|source| CliError::ReadInput {
             path: dir.to_path_buf(),
             source,
         })?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir() && p.file_name().unwrap_or_default().to_string_lossy().starts_with(prefix))
+        .filter(|p| keep(p, &p.file_name().unwrap_or_default().to_string_lossy()))
         .collect();
-    dirs.sort();
-    Ok(dirs)
+    entries.sort();
+    Ok(entries)
 }
 
 fn dir_value(dir: &Path, prefix: &str) -> String {

@@ -65,22 +65,6 @@ impl LakeStore {
             LakeStore::Object(lake) => lake.put(key, bytes).map(|()| len),
         }
     }
-
-    /// The local directory, if the lake is one.
-    pub fn local_dir(&self) -> Option<&Path> {
-        match self {
-            LakeStore::Dir(root) => Some(root),
-            LakeStore::Object(_) => None,
-        }
-    }
-
-    /// The lake as the user named it.
-    pub fn describe(&self) -> String {
-        match self {
-            LakeStore::Dir(root) => root.display().to_string(),
-            LakeStore::Object(lake) => lake.url.clone(),
-        }
-    }
 }
 
 impl ObjectLake {

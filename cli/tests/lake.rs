@@ -66,71 +66,65 @@ fn read_lake(lake: &Path) -> Vec<LakeRow> {
         let name = path.file_name().unwrap().to_str().unwrap().to_string();
         assert!(!name.starts_with('.'), "no temporary files left: {name}");
         name_pattern(&name);
-        let date_dir = path
-            .parent()
-            .unwrap()
-            .file_name()
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_string();
-        let type_dir = path
-            .parent()
-            .unwrap()
-            .parent()
-            .unwrap()
-            .file_name()
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_string();
-        let created_date = date_dir
-            .strip_prefix("created_date=")
-            .expect("created_date=…")
-            .to_string();
-        let event_type = type_dir.strip_prefix("event_type=").expect("event_type=…").to_string();
-        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap())
-            .unwrap()
-            .build()
-            .unwrap();
-        for batch in reader {
-            let batch = batch.unwrap();
-            let s = |c: &str| {
-                batch
-                    .column_by_name(c)
-                    .unwrap()
-                    .as_any()
-                    .downcast_ref::<StringArray>()
-                    .unwrap()
-                    .clone()
-            };
-            let (uuid, name, subtype, payload) = (s("event_uuid"), s("event_name"), s("event_subtype"), s("payload"));
-            let created_at = batch
-                .column_by_name("created_at")
+        rows.extend(partition_file_rows(&path));
+    }
+    rows
+}
+
+/// The rows of one Parquet file of a `…/event_type=<t>/created_date=<d>/` folder, read with
+/// the `parquet` crate's reader, partition values taken from the path.
+fn partition_file_rows(path: &Path) -> Vec<LakeRow> {
+    let dir_value = |dir: &Path, prefix: &str| {
+        let name = dir.file_name().unwrap().to_str().unwrap();
+        name.strip_prefix(prefix)
+            .unwrap_or_else(|| panic!("{prefix}…: {name}"))
+            .to_string()
+    };
+    let date_dir = path.parent().unwrap();
+    let created_date = dir_value(date_dir, "created_date=");
+    let event_type = dir_value(date_dir.parent().unwrap(), "event_type=");
+    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut rows = Vec::new();
+    for batch in reader {
+        let batch = batch.unwrap();
+        let s = |c: &str| {
+            batch
+                .column_by_name(c)
                 .unwrap()
                 .as_any()
-                .downcast_ref::<Int64Array>()
+                .downcast_ref::<StringArray>()
                 .unwrap()
-                .clone();
-            let datetime = batch
-                .column_by_name("created_datetime")
-                .unwrap()
-                .as_any()
-                .downcast_ref::<TimestampMicrosecondArray>()
-                .unwrap()
-                .clone();
-            for i in 0..batch.num_rows() {
-                rows.push(LakeRow {
-                    event_uuid: uuid.value(i).to_string(),
-                    event_name: name.value(i).to_string(),
-                    created_at: created_at.value(i),
-                    created_datetime_micros: datetime.value(i),
-                    event_subtype: (!subtype.is_null(i)).then(|| subtype.value(i).to_string()),
-                    payload: payload.value(i).to_string(),
-                    event_type: event_type.clone(),
-                    created_date: created_date.clone(),
-                });
-            }
+                .clone()
+        };
+        let (uuid, name, subtype, payload) = (s("event_uuid"), s("event_name"), s("event_subtype"), s("payload"));
+        let created_at = batch
+            .column_by_name("created_at")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap()
+            .clone();
+        let datetime = batch
+            .column_by_name("created_datetime")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<TimestampMicrosecondArray>()
+            .unwrap()
+            .clone();
+        for i in 0..batch.num_rows() {
+            rows.push(LakeRow {
+                event_uuid: uuid.value(i).to_string(),
+                event_name: name.value(i).to_string(),
+                created_at: created_at.value(i),
+                created_datetime_micros: datetime.value(i),
+                event_subtype: (!subtype.is_null(i)).then(|| subtype.value(i).to_string()),
+                payload: payload.value(i).to_string(),
+                event_type: event_type.clone(),
+                created_date: created_date.clone(),
+            });
         }
     }
     rows
@@ -184,8 +178,6 @@ struct Replayed {
 }
 
 fn generate_and_replay(name: &str, events: u64, seed: u64, duplicates: f64, invalid: f64) -> Replayed {
-    let dir = temp_dir(name);
-    let lake = dir.join("lake");
     let options = GenerateOptions {
         events,
         seed,
@@ -193,6 +185,13 @@ fn generate_and_replay(name: &str, events: u64, seed: u64, duplicates: f64, inva
         invalid,
         ..GenerateOptions::default()
     };
+    replay_generated(name, options)
+}
+
+/// Generates events with `options` and replays them into a fresh lake in small batches.
+fn replay_generated(name: &str, options: GenerateOptions) -> Replayed {
+    let dir = temp_dir(name);
+    let lake = dir.join("lake");
     let events: Vec<String> = Generator::new(Catalog::embedded(), options).collect();
     let input = events.join("\n") + "\n";
     let summary = replay(&mut input.as_bytes(), small_batches(&lake), &|_, _| {}).unwrap();
@@ -405,75 +404,12 @@ fn query_agrees_with_what_was_written_and_events_unique_removes_cross_batch_dupl
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// Every row of the curated table, as (partition, row) pairs, and its files.
+/// Every row of the curated table (sorted), and its files.
 fn read_curated(lake: &Path) -> (Vec<LakeRow>, Vec<PathBuf>) {
     let mut all = Vec::new();
     files(&lake.join("curated"), &mut all);
     all.sort();
-    let mut rows = Vec::new();
-    for path in &all {
-        let dir = path.parent().unwrap();
-        let created_date = dir
-            .file_name()
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .strip_prefix("created_date=")
-            .unwrap()
-            .to_string();
-        let event_type = dir
-            .parent()
-            .unwrap()
-            .file_name()
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .strip_prefix("event_type=")
-            .unwrap()
-            .to_string();
-        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap())
-            .unwrap()
-            .build()
-            .unwrap();
-        for batch in reader {
-            let b = batch.unwrap();
-            let s = |n: &str| {
-                b.column_by_name(n)
-                    .unwrap()
-                    .as_any()
-                    .downcast_ref::<StringArray>()
-                    .unwrap()
-                    .clone()
-            };
-            let (uuid, name, subtype, payload) = (s("event_uuid"), s("event_name"), s("event_subtype"), s("payload"));
-            let at = b
-                .column_by_name("created_at")
-                .unwrap()
-                .as_any()
-                .downcast_ref::<Int64Array>()
-                .unwrap()
-                .clone();
-            let dt = b
-                .column_by_name("created_datetime")
-                .unwrap()
-                .as_any()
-                .downcast_ref::<TimestampMicrosecondArray>()
-                .unwrap()
-                .clone();
-            for i in 0..b.num_rows() {
-                rows.push(LakeRow {
-                    event_uuid: uuid.value(i).to_string(),
-                    event_name: name.value(i).to_string(),
-                    created_at: at.value(i),
-                    created_datetime_micros: dt.value(i),
-                    event_subtype: (!subtype.is_null(i)).then(|| subtype.value(i).to_string()),
-                    payload: payload.value(i).to_string(),
-                    event_type: event_type.clone(),
-                    created_date: created_date.clone(),
-                });
-            }
-        }
-    }
+    let mut rows: Vec<LakeRow> = all.iter().flat_map(|path| partition_file_rows(path)).collect();
     rows.sort();
     (rows, all)
 }
@@ -576,8 +512,6 @@ fn compaction_keeps_each_event_once_in_fewer_larger_files_and_is_idempotent() {
 
 #[test]
 fn compaction_with_a_date_merges_only_its_look_back_window() {
-    let dir = temp_dir("compact-window");
-    let lake = dir.join("lake");
     let options = GenerateOptions {
         events: 2000,
         seed: 5,
@@ -585,19 +519,7 @@ fn compaction_with_a_date_merges_only_its_look_back_window() {
         span_secs: 4 * 86_400,
         ..GenerateOptions::default()
     };
-    let events: Vec<String> = Generator::new(Catalog::embedded(), options).collect();
-    replay(
-        &mut (events.join("\n") + "\n").as_bytes(),
-        small_batches(&lake),
-        &|_, _| {},
-    )
-    .unwrap();
-    let r = Replayed {
-        dir,
-        lake,
-        events,
-        summary: Default::default(),
-    };
+    let r = replay_generated("compact-window", options);
     let raw = read_lake(&r.lake);
     let dates: BTreeSet<String> = raw.iter().map(|row| row.created_date.clone()).collect();
     assert!(dates.len() >= 4, "the corpus spans several days: {dates:?}");
