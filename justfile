@@ -10,7 +10,7 @@ test: fmt-check lint test-rust test-cdk
     @awk '/^test result:/ { p += $4; f += $6 } /^ℹ pass / { p += $3 } /^ℹ fail / { f += $3 } END { printf "tests: %d passed, %d failed\n", p, f }' target/test-output.log target/cdk-test-output.log
 
 # All Rust tests: unit, fixtures, properties, CLI, the Lambda binary against the Runtime API,
-# replay into S3 against moto's S3 server on loopback
+# replay into S3 against moto's S3 server, produce against kinesalite (both on loopback)
 test-rust: rust-test-deps
     #!/usr/bin/env bash
     set -euo pipefail
@@ -30,9 +30,11 @@ test-cdk: cdk-deps
     just synth
     just cfn-lint
 
-# Install what the Rust tests need beyond cargo: moto's S3 server (a real S3 protocol peer)
+# Install what the Rust tests need beyond cargo: moto's S3 server and kinesalite (real S3 and
+# Kinesis protocol peers; kinesalite from cli/tests/kinesalite's lock file)
 rust-test-deps:
     command -v moto_server >/dev/null || pip install --quiet "moto[server]==5.2.5"
+    cd cli/tests/kinesalite && npm ci --no-audit --no-fund --loglevel=error
 
 # Install what the CDK app needs: node modules (from the lock file), cargo-lambda, cfn-lint
 cdk-deps:
@@ -66,11 +68,18 @@ deploy stage="dev": cdk-deps
 smoke stage="dev":
     infra-cdk/scripts/smoke.sh {{stage}}
 
-# Benchmarks (release build): transform vs the Python baseline, replay of 1M events; see docs/performance.md
-bench events="1000000":
+# Benchmarks (release build): transform vs the Python baseline, replay of 1M events, produce
+# against kinesalite vs a one-call-at-a-time baseline; see docs/performance.md
+bench events="1000000": rust-test-deps
     cargo bench --locked -p eventlake-transform --bench transform
     cargo build --locked --release -p eventlake
     python3 bench/replay_bench.py target/release/eventlake {{events}}
+    python3 bench/produce_bench.py target/release/eventlake 100000
+
+# Load-test a deployed stream, e.g. just produce eventlake-staging-events "--rate 300 --duration 600" (see docs/operations.md)
+produce stream args="--rate 300 --duration 60":
+    cargo build --locked --release -p eventlake
+    target/release/eventlake produce --stream {{stream}} {{args}}
 
 # The whole pipeline on this machine, no AWS: generate an hour of traffic (1M events), replay it
 # through the transform into ./lake as Parquet, run analyst queries

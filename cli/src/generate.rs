@@ -71,6 +71,10 @@ pub struct GenerateOptions {
     pub start: u64,
     /// Seconds the traffic spans (events are spread evenly, with jitter).
     pub span_secs: u64,
+    /// Live traffic: `created_at` is the clock at generation time (with the same jitter)
+    /// instead of `start` + a share of `span_secs`. For `produce`, where events are generated
+    /// as they are sent.
+    pub live: bool,
 }
 
 impl Default for GenerateOptions {
@@ -82,6 +86,7 @@ impl Default for GenerateOptions {
             invalid: 0.0,
             start: 1_710_669_600,
             span_secs: 3600,
+            live: false,
         }
     }
 }
@@ -211,7 +216,11 @@ impl<'c> Generator<'c> {
         let event = *self.rng.pick(&self.events);
         let o = &self.options;
         let jitter = self.rng.below(61) as i64 - 30;
-        let base = o.start + i * o.span_secs / o.events.max(1);
+        let base = if o.live {
+            chrono::Utc::now().timestamp().max(0) as u64
+        } else {
+            o.start + i * o.span_secs / o.events.max(1)
+        };
         let created_at = (base as i64 + jitter).max(0) as u64;
         let mut obj = serde_json::Map::new();
         obj.insert("event_uuid".into(), json!(self.rng.uuid()));

@@ -6,6 +6,8 @@ pub mod demo;
 pub mod generate;
 pub mod invoke;
 pub mod lake;
+#[cfg(feature = "produce")]
+pub mod produce;
 pub mod query;
 pub mod replay;
 pub mod schema;
@@ -44,6 +46,9 @@ pub enum CliError {
     /// A table definition given with --table is invalid.
     #[error("{0}")]
     Schema(#[from] eventlake_glue_schema::SchemaError),
+    /// `produce` cannot go on: no such stream, no credentials, access denied, bad flags.
+    #[error("{0}")]
+    Produce(String),
     /// Generated files differ from what the schema and catalog generate.
     #[error("{count} generated file(s) are out of date ({files}): run `just schema`")]
     SchemaDrift {

@@ -91,6 +91,55 @@ enum Command {
         #[arg(long, default_value_t = 2, requires = "date")]
         lookback_days: u32,
     },
+    /// Load-test a real stream: send generated (or given) events with PutRecords at a chosen
+    /// rate, retry throttled and failed entries, report what the stream accepted.
+    /// Credentials and region from the standard AWS chain (environment, profile, SSO, role).
+    #[cfg(feature = "produce")]
+    Produce {
+        /// The Kinesis data stream: name or ARN (see the stack output StreamName).
+        #[arg(long)]
+        stream: String,
+        /// Events per second (default: as fast as the stream accepts).
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Stop after this many seconds.
+        #[arg(long, conflicts_with = "events")]
+        duration: Option<f64>,
+        /// Stop after this many events (default without --duration: 1000, or all of --input).
+        #[arg(long)]
+        events: Option<u64>,
+        /// Events, one JSON object per line (`-` for stdin), instead of generated ones.
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Newline-separated events per Kinesis record (1 to 500), for the stack's
+        /// multi-record deaggregation; records stay within 1 MiB.
+        #[arg(long, default_value_t = 1)]
+        pack: usize,
+        /// PutRecords calls in flight at once.
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+        concurrency: u16,
+        /// Sends of one record before it counts as failed.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+        max_attempts: u32,
+        /// Events that could not be sent go here, as JSON lines with the reason.
+        #[arg(long, default_value = "eventlake-produce-failed.jsonl")]
+        failed_output: PathBuf,
+        /// Generated events: seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Generated events: share that repeat an earlier event (0 to 1).
+        #[arg(long, default_value_t = 0.0, value_parser = share)]
+        duplicates: f64,
+        /// Generated events: share that break the contract (0 to 1).
+        #[arg(long, default_value_t = 0.0, value_parser = share)]
+        invalid: f64,
+        /// Endpoint instead of AWS's (a local emulator); also AWS_ENDPOINT_URL.
+        #[arg(long)]
+        endpoint_url: Option<String>,
+        /// AWS region (default: the standard chain: AWS_REGION, the profile).
+        #[arg(long)]
+        region: Option<String>,
+    },
     /// SQL over the local lake: table `events` (with partition columns event_type and
     /// created_date) and the view `events_unique`.
     Query {
@@ -165,6 +214,96 @@ fn progress_bar(total: Option<u64>, what: &str) -> indicatif::ProgressBar {
         bar.set_style(style);
     }
     bar
+}
+
+/// Runs `produce` with a live progress line (a bar on a terminal, a log line every 10 s
+/// otherwise) and Ctrl-C stopping the run cleanly.
+#[cfg(feature = "produce")]
+fn produce(
+    options: eventlake::produce::ProduceOptions,
+    source: eventlake::produce::Source,
+    endpoint_url: Option<String>,
+    region: Option<String>,
+) -> Result<(), CliError> {
+    use std::io::IsTerminal;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Produce(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let client = eventlake::produce::client(region.as_deref(), endpoint_url.as_deref()).await;
+        let info = eventlake::produce::describe(&client, &options.stream).await?;
+        eprintln!(
+            "stream {}: {} open shard(s), {} — per shard at most 1,000 records/s and 1 MiB/s",
+            options.stream, info.shards, info.mode
+        );
+        let progress = Arc::new(eventlake::produce::Progress::default());
+        let interrupt = Arc::new(AtomicBool::new(false));
+        let on_signal = interrupt.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("interrupted: finishing the calls in flight (Ctrl-C again to abort)");
+                on_signal.store(true, Ordering::SeqCst);
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(130);
+                }
+            }
+        });
+        let bar = match options.events {
+            Some(n) => indicatif::ProgressBar::new(n),
+            None => indicatif::ProgressBar::new_spinner(),
+        };
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("produce {bar:30} {pos}/{len} accepted ({per_sec}) {msg}")
+        {
+            bar.set_style(style);
+        }
+        let terminal = std::io::stderr().is_terminal();
+        let watched = progress.clone();
+        let shown = bar.clone();
+        let ticker = tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let mut last_line = started;
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                let accepted = watched.accepted.load(Ordering::Relaxed);
+                let (failed, retried) = (
+                    watched.failed.load(Ordering::Relaxed),
+                    watched.retried.load(Ordering::Relaxed),
+                );
+                shown.set_position(accepted);
+                shown.set_message(format!("retried {retried}, failed {failed}"));
+                if !terminal && last_line.elapsed() >= std::time::Duration::from_secs(10) {
+                    last_line = std::time::Instant::now();
+                    let secs = started.elapsed().as_secs_f64();
+                    eprintln!(
+                        "produce: {accepted} accepted in {secs:.0} s ({:.0}/s), retried {retried}, failed {failed}",
+                        accepted as f64 / secs
+                    );
+                }
+            }
+        });
+        let result = eventlake::produce::produce(client, options, source, progress, interrupt).await;
+        ticker.abort();
+        bar.finish_and_clear();
+        let summary = result?;
+        print!("{}", summary.render());
+        match (&summary.stopped, summary.failed) {
+            (None, 0) => Ok(()),
+            (Some(why), _) => Err(CliError::Produce(format!("stopped early: {why}"))),
+            (None, n) => Err(CliError::Produce(format!(
+                "{n} event(s) could not be sent; they are in {} with the reasons",
+                summary
+                    .failed_file
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new("?"))
+                    .display()
+            ))),
+        }
+    })
 }
 
 fn main() -> ExitCode {
@@ -313,6 +452,62 @@ fn run(command: Command) -> Result<(), CliError> {
             bar.finish_and_clear();
             print!("{}", summary.render());
             Ok(())
+        }
+        #[cfg(feature = "produce")]
+        Command::Produce {
+            stream,
+            rate,
+            duration,
+            events,
+            input,
+            pack,
+            concurrency,
+            max_attempts,
+            failed_output,
+            seed,
+            duplicates,
+            invalid,
+            endpoint_url,
+            region,
+        } => {
+            let mut options = eventlake::produce::ProduceOptions::new(&stream);
+            options.rate = rate;
+            options.duration = match duration {
+                Some(d) if d.is_finite() && d > 0.0 => Some(std::time::Duration::from_secs_f64(d)),
+                Some(d) => {
+                    return Err(CliError::Produce(format!(
+                        "--duration {d}: use a positive number of seconds"
+                    )))
+                }
+                None => None,
+            };
+            options.events = events.or(match (&input, duration) {
+                (None, None) => Some(1000),
+                _ => None,
+            });
+            options.pack = pack;
+            options.concurrency = usize::from(concurrency);
+            options.max_attempts = max_attempts;
+            options.failed_file = failed_output;
+            let source = match input {
+                Some(path) if path.as_os_str() != "-" => {
+                    let file = std::fs::File::open(&path).map_err(|source| CliError::ReadInput { path, source })?;
+                    eventlake::produce::Source::Lines(Box::new(std::io::BufReader::with_capacity(1 << 20, file)))
+                }
+                Some(_) => eventlake::produce::Source::Lines(Box::new(std::io::BufReader::new(std::io::stdin()))),
+                None => {
+                    eventlake::produce::Source::Generated(GenerateOptions {
+                        events: options.events.unwrap_or(u64::MAX),
+                        seed,
+                        duplicates,
+                        invalid,
+                        // created_at is the time each event is generated, just before it is sent.
+                        live: true,
+                        ..GenerateOptions::default()
+                    })
+                }
+            };
+            produce(options, source, endpoint_url, region)
         }
         Command::Query { lake, format, sql } => {
             let table = eventlake_glue_schema::Table::embedded();
