@@ -5,8 +5,8 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 default:
     @just --list --unsorted
 
-# Everything: format check, lint, all tests (Rust, then the CDK app), one summary line
-test: fmt-check lint test-rust test-cdk
+# Everything: format check, lint, docs check, all tests (Rust, then the CDK app), one summary line
+test: fmt-check lint docs-check test-rust test-cdk
     @awk '/^test result:/ { p += $4; f += $6 } /^ℹ pass / { p += $3 } /^ℹ fail / { f += $3 } END { printf "tests: %d passed, %d failed\n", p, f }' target/test-output.log target/cdk-test-output.log
 
 # All Rust tests: unit, fixtures, properties, CLI, the Lambda binary against the Runtime API,
@@ -118,6 +118,10 @@ fuzz target="record" seconds="60":
 # Format the code
 fmt:
     cargo fmt --all
+
+# Docs stay true: relative links and anchors resolve, docs/cost.md equals bench/cost_model.py's output
+docs-check:
+    python3 bench/check_docs.py
 
 # Check formatting
 fmt-check:

@@ -125,7 +125,7 @@ export class CuratedCompaction extends Construct {
     this.failureAlarm = new cloudwatch.Alarm(this, 'Failed', {
       alarmName: `${props.namePrefix}-curate-failed`,
       alarmDescription:
-        'The curated-table job failed: start it again for the same date (it is idempotent). Runbook: docs/deploy.md#alarms',
+        'The curated-table job failed: start it again for the same date (it is idempotent). Runbook: docs/operations.md#monitor-the-alarms-and-what-to-do',
       metric: new cloudwatch.MathExpression({
         expression: 'failed + timedOut + aborted',
         usingMetrics: {

@@ -125,7 +125,7 @@ export class PipelineMonitoring extends Construct {
     ) => {
       const a = new cloudwatch.Alarm(this, name, {
         alarmName: `${props.namePrefix}-${name}`,
-        alarmDescription: `${description} Runbook: docs/deploy.md#alarms`,
+        alarmDescription: `${description} Runbook: docs/operations.md#monitor-the-alarms-and-what-to-do`,
         metric,
         threshold,
         comparisonOperator,
