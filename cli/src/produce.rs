@@ -583,6 +583,17 @@ async fn send_batch(shared: &Shared, batch: Batch, backoff: &mut Backoff) -> Res
         let micros = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
         shared.latencies.lock().expect("latency lock").push(micros);
         shared.calls.fetch_add(1, Ordering::Relaxed);
+        let result = match result {
+            // One result per record, in order, is the API's promise; anything else is retried
+            // whole rather than trusted (records may then arrive twice, never not at all).
+            Ok(output) if output.records().len() != pending.len() => Err(CallFailure::Retryable(format!(
+                "PutRecords answered {} results for {} records",
+                output.records().len(),
+                pending.len()
+            ))),
+            Ok(output) => Ok(output),
+            Err(error) => Err(classify(&error)),
+        };
         match result {
             Ok(output) => {
                 call_attempt = 0;
@@ -618,7 +629,7 @@ async fn send_batch(shared: &Shared, batch: Batch, backoff: &mut Backoff) -> Res
                 pending = retry;
                 tokio::time::sleep(backoff.delay(attempt)).await;
             }
-            Err(error) => match classify(&error) {
+            Err(failure) => match failure {
                 CallFailure::Fatal(message) => {
                     shared.set_fatal(message.clone());
                     for (record, _) in &pending {

@@ -373,6 +373,8 @@ struct Faults {
     throttle_every: u64,
     /// Every n-th entry of the other calls fails (0: never, 1: all).
     fail_entry_every: u64,
+    /// PutRecords calls after the n-th are denied (`AccessDeniedException`; 0: never).
+    deny_after: u64,
 }
 
 /// A proxy in front of kinesalite injecting Kinesis throttling, counting what it injected.
@@ -402,7 +404,13 @@ impl FaultProxy {
                         let target = header(&head, "x-amz-target").unwrap_or_default();
                         let (status, response) = if target.ends_with(".PutRecords") {
                             let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
-                            if faults.throttle_every > 0 && n % faults.throttle_every == 0 {
+                            if faults.deny_after > 0 && n > faults.deny_after {
+                                (
+                                    400,
+                                    br#"{"__type":"AccessDeniedException","message":"User is not authorized to perform: kinesis:PutRecords (injected)"}"#
+                                        .to_vec(),
+                                )
+                            } else if faults.throttle_every > 0 && n % faults.throttle_every == 0 {
                                 t.fetch_add(1, Ordering::SeqCst);
                                 (
                                     400,
@@ -547,6 +555,7 @@ fn throttled_calls_and_failed_entries_are_retried_and_nothing_is_lost_or_doubled
         Faults {
             throttle_every: 3,
             fail_entry_every: 4,
+            deny_after: 0,
         },
     );
     let dir = temp_dir("throttled");
@@ -595,6 +604,7 @@ fn events_that_keep_failing_are_written_with_their_reason() {
         Faults {
             throttle_every: 0,
             fail_entry_every: 1,
+            deny_after: 0,
         },
     );
     let dir = temp_dir("exhausted");
@@ -638,6 +648,68 @@ fn events_that_keep_failing_are_written_with_their_reason() {
         multiset(events.iter().map(String::as_str))
     );
     assert!(read_back(&kinesis.endpoint(), "full").is_empty());
+}
+
+#[test]
+fn access_denied_mid_run_stops_and_keeps_every_unsent_event() {
+    let kinesis = Kinesalite::start();
+    let proxy = FaultProxy::start(
+        kinesis.port,
+        Faults {
+            throttle_every: 0,
+            fail_entry_every: 0,
+            deny_after: 2,
+        },
+    );
+    let dir = temp_dir("denied");
+    create_stream(&kinesis.endpoint(), "denied", 1);
+    let events = generate(&dir, 3000, 15);
+
+    let out = eventlake(
+        &[
+            "produce",
+            "--stream",
+            "denied",
+            "--input",
+            "events.jsonl",
+            "--concurrency",
+            "1",
+            "--endpoint-url",
+            &format!("http://127.0.0.1:{}", proxy.port),
+        ],
+        &dir,
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("eventlake: stopped early: AccessDeniedException: User is not authorized"),
+        "{stderr}"
+    );
+    let accepted = summary_number(&out.stdout, "accepted");
+    let failed = summary_number(&out.stdout, "failed");
+    let read = summary_number(&out.stdout, "read");
+    assert_eq!(accepted, 1000, "two calls of 500 went through");
+    assert!(failed >= 500, "at least the denied call's events are kept");
+    assert_eq!(read, accepted + failed, "every event read was sent or kept");
+    let kept: Vec<String> = std::fs::read_to_string(dir.join("eventlake-produce-failed.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            assert!(v["reason"].as_str().unwrap().starts_with("not sent: "), "{v}");
+            v["event"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let sent: Vec<String> = read_back(&kinesis.endpoint(), "denied")
+        .into_iter()
+        .map(|(_, _, d)| String::from_utf8(d).unwrap())
+        .collect();
+    // The first `read` lines of the input are exactly what was sent plus what was kept.
+    let handled: Vec<&str> = sent.iter().chain(&kept).map(String::as_str).collect();
+    assert_eq!(
+        multiset(handled),
+        multiset(events[..read as usize].iter().map(String::as_str))
+    );
 }
 
 #[test]
