@@ -100,10 +100,10 @@ enum Command {
         #[arg(long)]
         stream: String,
         /// Events per second (default: as fast as the stream accepts).
-        #[arg(long)]
+        #[arg(long, value_parser = positive)]
         rate: Option<f64>,
         /// Stop after this many seconds.
-        #[arg(long, conflicts_with = "events")]
+        #[arg(long, conflicts_with = "events", value_parser = positive)]
         duration: Option<f64>,
         /// Stop after this many events (default without --duration: 1000, or all of --input).
         #[arg(long)]
@@ -113,8 +113,8 @@ enum Command {
         input: Option<PathBuf>,
         /// Newline-separated events per Kinesis record (1 to 500), for the stack's
         /// multi-record deaggregation; records stay within 1 MiB.
-        #[arg(long, default_value_t = 1)]
-        pack: usize,
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=500))]
+        pack: u16,
         /// PutRecords calls in flight at once.
         #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
         concurrency: u16,
@@ -192,6 +192,13 @@ fn share(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
         _ => Err(format!("`{s}` is not a share between 0 and 1")),
+    }
+}
+
+fn positive(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("`{s}` is not a positive number")),
     }
 }
 
@@ -485,7 +492,7 @@ fn run(command: Command) -> Result<(), CliError> {
                 (None, None) => Some(1000),
                 _ => None,
             });
-            options.pack = pack;
+            options.pack = usize::from(pack);
             options.concurrency = usize::from(concurrency);
             options.max_attempts = max_attempts;
             options.failed_file = failed_output;

@@ -204,3 +204,22 @@ fn generate_and_replay_through_the_binary() {
     assert!(n > 400 && n < 500, "{n}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+#[cfg(feature = "produce")]
+fn produce_refuses_impossible_flags_before_touching_aws() {
+    for (args, says) in [
+        (&["--pack", "501"][..], "501 is not in 1..=500"),
+        (&["--pack", "0"][..], "0 is not in 1..=500"),
+        (&["--rate", "0"][..], "`0` is not a positive number"),
+        (&["--duration", "NaN"][..], "`NaN` is not a positive number"),
+        (&["--concurrency", "0"][..], "0 is not in 1..=256"),
+    ] {
+        let mut all = vec!["produce", "--stream", "s", "--endpoint-url", "http://127.0.0.1:9"];
+        all.extend_from_slice(args);
+        let out = eventlake(&all, b"");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
