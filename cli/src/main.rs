@@ -479,15 +479,7 @@ fn run(command: Command) -> Result<(), CliError> {
         } => {
             let mut options = eventlake::produce::ProduceOptions::new(&stream);
             options.rate = rate;
-            options.duration = match duration {
-                Some(d) if d.is_finite() && d > 0.0 => Some(std::time::Duration::from_secs_f64(d)),
-                Some(d) => {
-                    return Err(CliError::Produce(format!(
-                        "--duration {d}: use a positive number of seconds"
-                    )))
-                }
-                None => None,
-            };
+            options.duration = duration.map(std::time::Duration::from_secs_f64);
             options.events = events.or(match (&input, duration) {
                 (None, None) => Some(1000),
                 _ => None,
