@@ -223,6 +223,32 @@ fn progress_bar(total: Option<u64>, what: &str) -> indicatif::ProgressBar {
     bar
 }
 
+/// Ctrl-C, watched from the moment this is created (SIGINT on Unix).
+#[cfg(feature = "produce")]
+struct Interrupts {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+}
+
+#[cfg(feature = "produce")]
+impl Interrupts {
+    fn watch() -> Result<Interrupts, CliError> {
+        Ok(Interrupts {
+            #[cfg(unix)]
+            signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+                .map_err(|e| CliError::Produce(format!("cannot watch for Ctrl-C: {e}")))?,
+        })
+    }
+
+    /// Waits for the next Ctrl-C; false if none can come.
+    async fn next(&mut self) -> bool {
+        #[cfg(unix)]
+        return self.signal.recv().await.is_some();
+        #[cfg(not(unix))]
+        return tokio::signal::ctrl_c().await.is_ok();
+    }
+}
+
 /// Runs `produce` with a live progress line (a bar on a terminal, a log line every 10 s
 /// otherwise) and Ctrl-C stopping the run cleanly.
 #[cfg(feature = "produce")]
@@ -241,6 +267,20 @@ fn produce(
         .build()
         .map_err(|e| CliError::Produce(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(async {
+        // The handler is in place before the first line is printed: Ctrl-C from then on
+        // stops the run cleanly (a second one aborts).
+        let interrupt = Arc::new(AtomicBool::new(false));
+        let on_signal = interrupt.clone();
+        let mut interrupts = Interrupts::watch()?;
+        tokio::spawn(async move {
+            if interrupts.next().await {
+                eprintln!("interrupted: finishing the calls in flight (Ctrl-C again to abort)");
+                on_signal.store(true, Ordering::SeqCst);
+                if interrupts.next().await {
+                    std::process::exit(130);
+                }
+            }
+        });
         let client = eventlake::produce::client(region.as_deref(), endpoint_url.as_deref()).await;
         let info = eventlake::produce::describe(&client, &options.stream).await?;
         eprintln!(
@@ -248,17 +288,6 @@ fn produce(
             options.stream, info.shards, info.mode
         );
         let progress = Arc::new(eventlake::produce::Progress::default());
-        let interrupt = Arc::new(AtomicBool::new(false));
-        let on_signal = interrupt.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("interrupted: finishing the calls in flight (Ctrl-C again to abort)");
-                on_signal.store(true, Ordering::SeqCst);
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    std::process::exit(130);
-                }
-            }
-        });
         let bar = match options.events {
             Some(n) => indicatif::ProgressBar::new(n),
             None => indicatif::ProgressBar::new_spinner(),

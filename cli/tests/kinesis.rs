@@ -7,7 +7,7 @@
 #![cfg(feature = "produce")]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -756,7 +756,7 @@ fn ctrl_c_stops_cleanly_and_every_event_read_is_accounted_for() {
     let kinesis = Kinesalite::start();
     let dir = temp_dir("interrupt");
     create_stream(&kinesis.endpoint(), "slow", 1);
-    let child = Command::new(env!("CARGO_BIN_EXE_eventlake"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eventlake"))
         .args(["produce", "--stream", "slow", "--events", "100000", "--rate", "200"])
         .args(["--endpoint-url", &kinesis.endpoint()])
         .current_dir(&dir)
@@ -766,14 +766,20 @@ fn ctrl_c_stops_cleanly_and_every_event_read_is_accounted_for() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    // The first line comes after Ctrl-C is watched; then let some events go out.
+    let mut stderr_lines = BufReader::new(child.stderr.take().unwrap());
+    let mut stderr = String::new();
+    while !stderr.contains("open shard(s)") {
+        assert!(stderr_lines.read_line(&mut stderr).unwrap() > 0, "{stderr}");
+    }
+    std::thread::sleep(Duration::from_millis(500));
     let killed = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
+    stderr_lines.read_to_string(&mut stderr).unwrap();
     let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
         stderr.contains("interrupted: finishing the calls in flight"),
