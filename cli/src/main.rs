@@ -522,7 +522,7 @@ fn run(command: Command) -> Result<(), CliError> {
                     let file = std::fs::File::open(&path).map_err(|source| CliError::ReadInput { path, source })?;
                     eventlake::produce::Source::Lines(Box::new(std::io::BufReader::with_capacity(1 << 20, file)))
                 }
-                Some(_) => eventlake::produce::Source::Lines(Box::new(std::io::BufReader::new(std::io::stdin()))),
+                Some(_) => eventlake::produce::Source::Live(Box::new(std::io::BufReader::new(std::io::stdin()))),
                 None => {
                     eventlake::produce::Source::Generated(GenerateOptions {
                         events: options.events.unwrap_or(u64::MAX),

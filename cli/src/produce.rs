@@ -346,8 +346,11 @@ impl ProduceSummary {
 pub enum Source {
     /// Generated from the event catalog.
     Generated(crate::generate::GenerateOptions),
-    /// One event per line (empty lines skipped).
+    /// One event per line (empty lines skipped): a file, read to its end.
     Lines(Box<dyn std::io::BufRead + Send>),
+    /// One event per line from a pipe (stdin) that may go quiet: read on a thread of its own,
+    /// and what is buffered is sent after 200 ms without a new line.
+    Live(Box<dyn std::io::BufRead + Send>),
 }
 
 /// How to produce.
@@ -821,6 +824,75 @@ pub async fn produce(
     })
 }
 
+/// How long a quiet input may leave events buffered before they are sent anyway.
+const IDLE_FLUSH: Duration = Duration::from_millis(200);
+
+/// One step of reading the source.
+enum NextEvent {
+    /// The next event.
+    Event(String),
+    /// Nothing arrived for [`IDLE_FLUSH`] ([`Source::Live`] only).
+    Idle,
+    /// The source is exhausted.
+    End,
+}
+
+/// The events of a [`Source`]. Generated events are made on demand, just before they are
+/// sent, so their `created_at` is the sending time.
+enum EventSource {
+    Generated(crate::generate::Generator<'static>),
+    Lines(std::io::Lines<Box<dyn std::io::BufRead + Send>>),
+    Live(std::sync::mpsc::Receiver<std::io::Result<String>>),
+}
+
+impl EventSource {
+    fn new(source: Source) -> EventSource {
+        match source {
+            Source::Generated(options) => EventSource::Generated(crate::generate::Generator::new(
+                eventlake_glue_schema::Catalog::embedded(),
+                options,
+            )),
+            Source::Lines(reader) => EventSource::Lines(std::io::BufRead::lines(reader)),
+            Source::Live(reader) => {
+                let (tx, rx) = std::sync::mpsc::sync_channel(4096);
+                std::thread::spawn(move || {
+                    for line in std::io::BufRead::lines(reader) {
+                        if tx.send(line).is_err() {
+                            return;
+                        }
+                    }
+                });
+                EventSource::Live(rx)
+            }
+        }
+    }
+
+    /// The next non-blank line or generated event.
+    fn next(&mut self) -> Result<NextEvent, CliError> {
+        let read_error = |source| CliError::ReadInput {
+            path: PathBuf::from("--input"),
+            source,
+        };
+        loop {
+            let line = match self {
+                EventSource::Generated(g) => return Ok(g.next().map_or(NextEvent::End, NextEvent::Event)),
+                EventSource::Lines(lines) => match lines.next() {
+                    Some(line) => line.map_err(read_error)?,
+                    None => return Ok(NextEvent::End),
+                },
+                EventSource::Live(rx) => match rx.recv_timeout(IDLE_FLUSH) {
+                    Ok(line) => line.map_err(read_error)?,
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => return Ok(NextEvent::Idle),
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Ok(NextEvent::End),
+                },
+            };
+            if !line.trim().is_empty() {
+                return Ok(NextEvent::Event(line));
+            }
+        }
+    }
+}
+
 /// The reader: events from the source → records → paced batches for the workers.
 fn read_batches(
     source: Source,
@@ -830,30 +902,28 @@ fn read_batches(
     tx: tokio::sync::mpsc::Sender<Batch>,
 ) -> Result<(), CliError> {
     let options = &shared.options;
-    let catalog = eventlake_glue_schema::Catalog::embedded();
-    let mut events: Box<dyn Iterator<Item = Result<String, CliError>>> = match source {
-        Source::Generated(generate) => Box::new(crate::generate::Generator::new(catalog, generate).map(Ok)),
-        Source::Lines(reader) => Box::new(std::io::BufRead::lines(reader).filter_map(|line| match line {
-            Ok(l) if l.trim().is_empty() => None,
-            Ok(l) => Some(Ok(l)),
-            Err(source) => Some(Err(CliError::ReadInput {
-                path: PathBuf::from("--input"),
-                source,
-            })),
-        })),
-    };
+    let mut source = EventSource::new(source);
     let max_events = max_batch_events(options.rate, options.pack);
     let mut packer = Packer::new(options.pack);
     let mut batch = Batch::default();
     let mut queued: u64 = 0;
-    let send = |batch: Batch, queued: &mut u64| -> bool {
-        *queued += batch.events as u64;
-        let at = due(started, *queued, options.rate);
+    let mut send = |batch: Batch| -> bool {
+        queued += batch.events as u64;
+        let at = due(started, queued, options.rate);
         let now = Instant::now();
         if at > now {
             std::thread::sleep(at - now);
         }
         tx.blocking_send(batch).is_ok()
+    };
+    // Adds a record to the open batch, sending the batch first when the record does not fit;
+    // false when the workers are gone.
+    let enqueue = |batch: &mut Batch, record: Record, send: &mut dyn FnMut(Batch) -> bool| -> bool {
+        if !batch.fits(&record, max_events) && !send(std::mem::take(batch)) {
+            return false;
+        }
+        batch.push(record);
+        true
     };
     let mut read: u64 = 0;
     let stop = || {
@@ -865,8 +935,22 @@ fn read_batches(
         if options.events.is_some_and(|n| read >= n) || stop() {
             break;
         }
-        let Some(event) = events.next() else { break };
-        let event = event?;
+        let event = match source.next()? {
+            NextEvent::Event(event) => event,
+            NextEvent::End => break,
+            NextEvent::Idle => {
+                // A quiet input (a pipe): send what is buffered instead of waiting for more.
+                if let Some(record) = packer.finish() {
+                    if !enqueue(&mut batch, record, &mut send) {
+                        break;
+                    }
+                }
+                if !batch.records.is_empty() && !send(std::mem::take(&mut batch)) {
+                    break;
+                }
+                continue;
+            }
+        };
         read += 1;
         shared.progress.read.store(read, Ordering::Relaxed);
         let record = match packer.push(event) {
@@ -884,22 +968,20 @@ fn read_batches(
                 continue;
             }
         };
-        if !batch.fits(&record, max_events) && !send(std::mem::take(&mut batch), &mut queued) {
+        if !enqueue(&mut batch, record, &mut send) {
             break;
         }
-        batch.push(record);
     }
     if interrupt.load(Ordering::SeqCst) {
         shared.stop.store(true, Ordering::SeqCst);
     }
     if let Some(record) = packer.finish() {
-        if !batch.fits(&record, max_events) && !send(std::mem::take(&mut batch), &mut queued) {
+        if !enqueue(&mut batch, record, &mut send) {
             return Ok(());
         }
-        batch.push(record);
     }
     if !batch.records.is_empty() {
-        send(batch, &mut queued);
+        send(batch);
     }
     Ok(())
 }

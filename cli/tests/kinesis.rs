@@ -795,3 +795,42 @@ fn ctrl_c_stops_cleanly_and_every_event_read_is_accounted_for() {
     );
     assert_eq!(read_back(&kinesis.endpoint(), "slow").len() as u64, accepted);
 }
+
+#[test]
+fn a_quiet_pipe_does_not_hold_back_events_already_read() {
+    let kinesis = Kinesalite::start();
+    let dir = temp_dir("pipe");
+    create_stream(&kinesis.endpoint(), "pipe", 1);
+    let events = generate(&dir, 3, 16);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eventlake"))
+        .args(["produce", "--stream", "pipe", "--input", "-", "--pack", "10"])
+        .args(["--endpoint-url", &kinesis.endpoint()])
+        .current_dir(&dir)
+        .env_remove("AWS_PROFILE")
+        .envs(aws_env())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all((events.join("\n") + "\n").as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    // The pipe stays open; the three events (one packed record) must arrive anyway.
+    let started = Instant::now();
+    let mut records = Vec::new();
+    while records.is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "nothing arrived while the pipe was open"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        records = read_back(&kinesis.endpoint(), "pipe");
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(records.len(), 1);
+    assert_eq!(String::from_utf8(records[0].2.clone()).unwrap(), events.join("\n"));
+    assert_eq!(summary_number(&out.stdout, "accepted"), 3);
+}
