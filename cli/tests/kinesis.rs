@@ -50,7 +50,7 @@ impl Kinesalite {
     }
 
     fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        loopback(self.port)
     }
 }
 
@@ -59,6 +59,11 @@ impl Drop for Kinesalite {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The URL of a server on `port` of this machine.
+fn loopback(port: u16) -> String {
+    format!("http://127.0.0.1:{port}")
 }
 
 fn free_port() -> u16 {
@@ -170,15 +175,19 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-fn eventlake(args: &[&str], dir: &Path) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_eventlake"))
-        .args(args)
+/// `eventlake` in `dir` with the test credentials and nothing of the caller's AWS setup.
+fn command(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_eventlake"));
+    command
         .current_dir(dir)
         .env_remove("AWS_PROFILE")
         .env_remove("AWS_ENDPOINT_URL")
-        .envs(aws_env())
-        .output()
-        .unwrap();
+        .envs(aws_env());
+    command
+}
+
+fn eventlake(args: &[&str], dir: &Path) -> Output {
+    let out = command(dir).args(args).output().unwrap();
     eprintln!(
         "eventlake {}\n--- stdout\n{}--- stderr\n{}",
         args.join(" "),
@@ -215,6 +224,37 @@ fn generate(dir: &Path, events: u64, seed: u64) -> Vec<String> {
         .collect()
 }
 
+/// `eventlake produce --stream STREAM --input events.jsonl EXTRA… --endpoint-url ENDPOINT`.
+fn produce_input(dir: &Path, stream: &str, endpoint: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["produce", "--stream", stream, "--input", "events.jsonl"];
+    args.extend_from_slice(extra);
+    args.extend(["--endpoint-url", endpoint]);
+    eventlake(&args, dir)
+}
+
+/// The data of every record in the stream, as text.
+fn stream_data(endpoint: &str, stream: &str) -> Vec<String> {
+    read_back(endpoint, stream)
+        .into_iter()
+        .map(|(_, _, data)| String::from_utf8(data).unwrap())
+        .collect()
+}
+
+/// The failed-events file in `dir`: (reason, event) per line.
+fn failed_events(dir: &Path) -> Vec<(String, String)> {
+    std::fs::read_to_string(dir.join("eventlake-produce-failed.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            (
+                v["reason"].as_str().unwrap().to_string(),
+                v["event"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
 /// The summary line's `name value` pairs (`accepted 5000`, `retried calls 3`, …).
 fn summary_number(stdout: &[u8], name: &str) -> u64 {
     let text = String::from_utf8_lossy(stdout);
@@ -230,10 +270,10 @@ fn summary_number(stdout: &[u8], name: &str) -> u64 {
 }
 
 /// Events as a multiset: line → count.
-fn multiset<'a>(lines: impl IntoIterator<Item = &'a str>) -> BTreeMap<&'a str, usize> {
+fn multiset<'a>(lines: impl IntoIterator<Item = &'a String>) -> BTreeMap<&'a str, usize> {
     let mut m = BTreeMap::new();
     for l in lines {
-        *m.entry(l).or_default() += 1;
+        *m.entry(l.as_str()).or_default() += 1;
     }
     m
 }
@@ -245,18 +285,7 @@ fn every_event_arrives_exactly_once_spread_over_the_shards() {
     create_stream(&kinesis.endpoint(), "load", 4);
     let events = generate(&dir, 3000, 11);
 
-    let out = eventlake(
-        &[
-            "produce",
-            "--stream",
-            "load",
-            "--input",
-            "events.jsonl",
-            "--endpoint-url",
-            &kinesis.endpoint(),
-        ],
-        &dir,
-    );
+    let out = produce_input(&dir, "load", &kinesis.endpoint(), &[]);
     assert!(out.status.success());
     assert_eq!(summary_number(&out.stdout, "accepted"), 3000);
     assert_eq!(summary_number(&out.stdout, "failed"), 0);
@@ -268,10 +297,7 @@ fn every_event_arrives_exactly_once_spread_over_the_shards() {
         .iter()
         .map(|(_, _, data)| String::from_utf8(data.clone()).unwrap())
         .collect();
-    assert_eq!(
-        multiset(got.iter().map(String::as_str)),
-        multiset(events.iter().map(String::as_str))
-    );
+    assert_eq!(multiset(&got), multiset(&events));
     // Partition keys are the events' uuids: an event and its duplicates share a shard.
     let mut shard_of_key = BTreeMap::new();
     for (shard, key, _) in &records {
@@ -289,21 +315,11 @@ fn packed_records_hold_up_to_n_events_in_order() {
     create_stream(&kinesis.endpoint(), "packed", 2);
     let events = generate(&dir, 2000, 12);
 
-    let out = eventlake(
-        &[
-            "produce",
-            "--stream",
-            "packed",
-            "--input",
-            "events.jsonl",
-            "--pack",
-            "50",
-            "--rate",
-            "20000",
-            "--endpoint-url",
-            &kinesis.endpoint(),
-        ],
+    let out = produce_input(
         &dir,
+        "packed",
+        &kinesis.endpoint(),
+        &["--pack", "50", "--rate", "20000"],
     );
     assert!(out.status.success());
     assert_eq!(summary_number(&out.stdout, "accepted"), 2000);
@@ -325,10 +341,7 @@ fn packed_records_hold_up_to_n_events_in_order() {
         );
         got.extend(lines.into_iter().map(str::to_string));
     }
-    assert_eq!(
-        multiset(got.iter().map(String::as_str)),
-        multiset(events.iter().map(String::as_str))
-    );
+    assert_eq!(multiset(&got), multiset(&events));
 }
 
 #[test]
@@ -385,6 +398,10 @@ struct FaultProxy {
 }
 
 impl FaultProxy {
+    fn endpoint(&self) -> String {
+        loopback(self.port)
+    }
+
     fn start(upstream: u16, faults: Faults) -> FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -562,20 +579,7 @@ fn throttled_calls_and_failed_entries_are_retried_and_nothing_is_lost_or_doubled
     create_stream(&kinesis.endpoint(), "throttled", 2);
     let events = generate(&dir, 2000, 13);
 
-    let out = eventlake(
-        &[
-            "produce",
-            "--stream",
-            "throttled",
-            "--input",
-            "events.jsonl",
-            "--concurrency",
-            "2",
-            "--endpoint-url",
-            &format!("http://127.0.0.1:{}", proxy.port),
-        ],
-        &dir,
-    );
+    let out = produce_input(&dir, "throttled", &proxy.endpoint(), &["--concurrency", "2"]);
     assert!(out.status.success());
     assert_eq!(summary_number(&out.stdout, "accepted"), 2000);
     assert_eq!(summary_number(&out.stdout, "failed"), 0);
@@ -586,13 +590,9 @@ fn throttled_calls_and_failed_entries_are_retried_and_nothing_is_lost_or_doubled
     assert_eq!(summary_number(&out.stdout, "retried calls"), throttled);
     assert_eq!(summary_number(&out.stdout, "retried records"), failed_entries);
 
-    let got: Vec<String> = read_back(&kinesis.endpoint(), "throttled")
-        .into_iter()
-        .map(|(_, _, d)| String::from_utf8(d).unwrap())
-        .collect();
     assert_eq!(
-        multiset(got.iter().map(String::as_str)),
-        multiset(events.iter().map(String::as_str))
+        multiset(&stream_data(&kinesis.endpoint(), "throttled")),
+        multiset(&events)
     );
 }
 
@@ -611,20 +611,7 @@ fn events_that_keep_failing_are_written_with_their_reason() {
     create_stream(&kinesis.endpoint(), "full", 1);
     let events = generate(&dir, 300, 14);
 
-    let out = eventlake(
-        &[
-            "produce",
-            "--stream",
-            "full",
-            "--input",
-            "events.jsonl",
-            "--max-attempts",
-            "3",
-            "--endpoint-url",
-            &format!("http://127.0.0.1:{}", proxy.port),
-        ],
-        &dir,
-    );
+    let out = produce_input(&dir, "full", &proxy.endpoint(), &["--max-attempts", "3"]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -632,21 +619,15 @@ fn events_that_keep_failing_are_written_with_their_reason() {
         "{stderr}"
     );
     assert_eq!(proxy.failed_entries.load(Ordering::SeqCst), 900, "three sends each");
-    let failed = std::fs::read_to_string(dir.join("eventlake-produce-failed.jsonl")).unwrap();
     let mut kept = Vec::new();
-    for line in failed.lines() {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        let reason = v["reason"].as_str().unwrap();
+    for (reason, event) in failed_events(&dir) {
         assert!(
             reason.starts_with("failed 3 times, last: ProvisionedThroughputExceededException: Rate exceeded"),
             "{reason}"
         );
-        kept.push(v["event"].as_str().unwrap().to_string());
+        kept.push(event);
     }
-    assert_eq!(
-        multiset(kept.iter().map(String::as_str)),
-        multiset(events.iter().map(String::as_str))
-    );
+    assert_eq!(multiset(&kept), multiset(&events));
     assert!(read_back(&kinesis.endpoint(), "full").is_empty());
 }
 
@@ -665,20 +646,7 @@ fn access_denied_mid_run_stops_and_keeps_every_unsent_event() {
     create_stream(&kinesis.endpoint(), "denied", 1);
     let events = generate(&dir, 3000, 15);
 
-    let out = eventlake(
-        &[
-            "produce",
-            "--stream",
-            "denied",
-            "--input",
-            "events.jsonl",
-            "--concurrency",
-            "1",
-            "--endpoint-url",
-            &format!("http://127.0.0.1:{}", proxy.port),
-        ],
-        &dir,
-    );
+    let out = produce_input(&dir, "denied", &proxy.endpoint(), &["--concurrency", "1"]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -691,25 +659,14 @@ fn access_denied_mid_run_stops_and_keeps_every_unsent_event() {
     assert_eq!(accepted, 1000, "two calls of 500 went through");
     assert!(failed >= 500, "at least the denied call's events are kept");
     assert_eq!(read, accepted + failed, "every event read was sent or kept");
-    let kept: Vec<String> = std::fs::read_to_string(dir.join("eventlake-produce-failed.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            assert!(v["reason"].as_str().unwrap().starts_with("not sent: "), "{v}");
-            v["event"].as_str().unwrap().to_string()
-        })
-        .collect();
-    let sent: Vec<String> = read_back(&kinesis.endpoint(), "denied")
-        .into_iter()
-        .map(|(_, _, d)| String::from_utf8(d).unwrap())
-        .collect();
+    let mut kept = Vec::new();
+    for (reason, event) in failed_events(&dir) {
+        assert!(reason.starts_with("not sent: "), "{reason}");
+        kept.push(event);
+    }
+    let sent = stream_data(&kinesis.endpoint(), "denied");
     // The first `read` lines of the input are exactly what was sent plus what was kept.
-    let handled: Vec<&str> = sent.iter().chain(&kept).map(String::as_str).collect();
-    assert_eq!(
-        multiset(handled),
-        multiset(events[..read as usize].iter().map(String::as_str))
-    );
+    assert_eq!(multiset(sent.iter().chain(&kept)), multiset(&events[..read as usize]));
 }
 
 #[test]
@@ -734,16 +691,7 @@ fn a_missing_stream_is_one_readable_line() {
 fn an_unreachable_endpoint_is_one_readable_line() {
     let dir = temp_dir("unreachable");
     let port = free_port();
-    let out = eventlake(
-        &[
-            "produce",
-            "--stream",
-            "s",
-            "--endpoint-url",
-            &format!("http://127.0.0.1:{port}"),
-        ],
-        &dir,
-    );
+    let out = eventlake(&["produce", "--stream", "s", "--endpoint-url", &loopback(port)], &dir);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -756,12 +704,9 @@ fn ctrl_c_stops_cleanly_and_every_event_read_is_accounted_for() {
     let kinesis = Kinesalite::start();
     let dir = temp_dir("interrupt");
     create_stream(&kinesis.endpoint(), "slow", 1);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_eventlake"))
+    let mut child = command(&dir)
         .args(["produce", "--stream", "slow", "--events", "100000", "--rate", "200"])
         .args(["--endpoint-url", &kinesis.endpoint()])
-        .current_dir(&dir)
-        .env_remove("AWS_PROFILE")
-        .envs(aws_env())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -802,12 +747,9 @@ fn a_quiet_pipe_does_not_hold_back_events_already_read() {
     let dir = temp_dir("pipe");
     create_stream(&kinesis.endpoint(), "pipe", 1);
     let events = generate(&dir, 3, 16);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_eventlake"))
+    let mut child = command(&dir)
         .args(["produce", "--stream", "pipe", "--input", "-", "--pack", "10"])
         .args(["--endpoint-url", &kinesis.endpoint()])
-        .current_dir(&dir)
-        .env_remove("AWS_PROFILE")
-        .envs(aws_env())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
