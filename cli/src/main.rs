@@ -36,15 +36,8 @@ enum Command {
         /// How many lines.
         #[arg(long, default_value_t = 1000)]
         events: u64,
-        /// Seed: the same seed writes the same events.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Share of lines that repeat an earlier event (0 to 1).
-        #[arg(long, default_value_t = 0.0, value_parser = share)]
-        duplicates: f64,
-        /// Share of lines that break the contract (0 to 1).
-        #[arg(long, default_value_t = 0.0, value_parser = share)]
-        invalid: f64,
+        #[command(flatten)]
+        mix: EventMix,
         /// created_at of the first event (Unix seconds); events span one hour from it.
         #[arg(long, default_value_t = 1_710_669_600)]
         start: u64,
@@ -124,15 +117,9 @@ enum Command {
         /// Events that could not be sent go here, as JSON lines with the reason.
         #[arg(long, default_value = "eventlake-produce-failed.jsonl")]
         failed_output: PathBuf,
-        /// Generated events: seed.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Generated events: share that repeat an earlier event (0 to 1).
-        #[arg(long, default_value_t = 0.0, value_parser = share)]
-        duplicates: f64,
-        /// Generated events: share that break the contract (0 to 1).
-        #[arg(long, default_value_t = 0.0, value_parser = share)]
-        invalid: f64,
+        /// Generated events (without --input): seed and shares of duplicates and invalid events.
+        #[command(flatten)]
+        mix: EventMix,
         /// Endpoint instead of AWS's (a local emulator); also AWS_ENDPOINT_URL.
         #[arg(long)]
         endpoint_url: Option<String>,
@@ -170,6 +157,33 @@ enum Command {
         #[command(subcommand)]
         action: SchemaAction,
     },
+}
+
+/// What generated events are made of (`generate`, `produce`).
+#[derive(clap::Args)]
+struct EventMix {
+    /// Seed: the same seed writes the same events.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Share of events that repeat an earlier event (0 to 1).
+    #[arg(long, default_value_t = 0.0, value_parser = share)]
+    duplicates: f64,
+    /// Share of events that break the contract (0 to 1).
+    #[arg(long, default_value_t = 0.0, value_parser = share)]
+    invalid: f64,
+}
+
+impl EventMix {
+    /// Generator options for `events` events of this mix.
+    fn options(&self, events: u64) -> GenerateOptions {
+        GenerateOptions {
+            events,
+            seed: self.seed,
+            duplicates: self.duplicates,
+            invalid: self.invalid,
+            ..GenerateOptions::default()
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -375,19 +389,13 @@ fn run(command: Command) -> Result<(), CliError> {
         }
         Command::Generate {
             events,
-            seed,
-            duplicates,
-            invalid,
+            mix,
             start,
             output,
         } => {
             let options = GenerateOptions {
-                events,
-                seed,
-                duplicates,
-                invalid,
                 start,
-                ..GenerateOptions::default()
+                ..mix.options(events)
             };
             let catalog = eventlake_glue_schema::Catalog::embedded();
             let report = match &output {
@@ -500,9 +508,7 @@ fn run(command: Command) -> Result<(), CliError> {
             concurrency,
             max_attempts,
             failed_output,
-            seed,
-            duplicates,
-            invalid,
+            mix,
             endpoint_url,
             region,
         } => {
@@ -523,17 +529,11 @@ fn run(command: Command) -> Result<(), CliError> {
                     eventlake::produce::Source::Lines(Box::new(std::io::BufReader::with_capacity(1 << 20, file)))
                 }
                 Some(_) => eventlake::produce::Source::Live(Box::new(std::io::BufReader::new(std::io::stdin()))),
-                None => {
-                    eventlake::produce::Source::Generated(GenerateOptions {
-                        events: options.events.unwrap_or(u64::MAX),
-                        seed,
-                        duplicates,
-                        invalid,
-                        // created_at is the time each event is generated, just before it is sent.
-                        live: true,
-                        ..GenerateOptions::default()
-                    })
-                }
+                None => eventlake::produce::Source::Generated(GenerateOptions {
+                    // created_at is the time each event is generated, just before it is sent.
+                    live: true,
+                    ..mix.options(options.events.unwrap_or(u64::MAX))
+                }),
             };
             produce(options, source, endpoint_url, region)
         }
