@@ -1,12 +1,14 @@
 //! Times the stages of one invocation separately, for profiling (docs/performance.md):
 //! `cargo run --release -p eventlake-transform --example phases` after `just bench`.
+//! `--handler` loops the whole handler (for `perf record`); `--enrich-only` loops `enrich`.
 /// The same allocator as the Lambda binary, so the numbers are the Lambda's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::time::Instant;
 
-use base64::Engine;
+use eventlake_transform::handler::{Config, Handler};
+use eventlake_transform::{parse_invocation, Enricher, Invocation, Transformer, RESPONSE_LIMIT_BYTES};
 
 fn ms(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1e3
@@ -14,19 +16,17 @@ fn ms(d: std::time::Duration) -> f64 {
 
 fn main() {
     let body = std::fs::read_to_string("target/bench/invocation-3mb.json").expect("run `just bench` first");
-    let inv: eventlake_transform::Invocation<'static> = serde_json::from_slice(body.as_bytes()).unwrap();
+    let inv = parse_invocation(&body).unwrap();
     let events: Vec<Vec<u8>> = inv
         .records
         .iter()
-        .map(|r| {
-            base64::engine::general_purpose::STANDARD
-                .decode(r.data.as_bytes())
-                .unwrap()
-        })
+        .map(|r| base64_simd::STANDARD.decode_to_vec(r.data.as_bytes()).unwrap())
         .collect();
     let bytes: usize = events.iter().map(Vec::len).sum();
+    let mut handler = Handler::new(Config::default());
+    let mut response = Vec::new();
     if std::env::args().any(|a| a == "--enrich-only") {
-        let mut enricher = eventlake_transform::Enricher::new();
+        let mut enricher = Enricher::new();
         let mut out = Vec::new();
         for _ in 0..300 {
             for e in &events {
@@ -37,33 +37,26 @@ fn main() {
         return;
     }
     if std::env::args().any(|a| a == "--handler") {
-        let config = eventlake_transform::handler::Config::default();
-        let mut times = Vec::new();
-        for _ in 0..30 {
-            let t = Instant::now();
-            let payload: eventlake_transform::Invocation<'static> = serde_json::from_slice(body.as_bytes()).unwrap();
-            let a = t.elapsed();
-            let event = lambda_runtime::LambdaEvent::new(payload, lambda_runtime::Context::default());
-            let wire = eventlake_transform::handler::handle(&config, event, &mut std::io::sink()).unwrap();
-            let b = t.elapsed();
-            drop(wire);
-            let c = t.elapsed();
-            times.push((ms(a), ms(b - a), ms(c - b)));
+        for _ in 0..300 {
+            handler
+                .handle_body(body.as_bytes(), &mut response, &mut std::io::sink())
+                .unwrap();
         }
-        times.sort_by(|x, y| (x.0 + x.1 + x.2).total_cmp(&(y.0 + y.1 + y.2)));
-        println!(
-            "median: parse {:.2} ms, handle {:.2} ms, drop {:.2} ms",
-            times[15].0, times[15].1, times[15].2
-        );
         return;
     }
-    let mut best = [f64::MAX; 8];
+    let mut best = [f64::MAX; 9];
+    let mut enricher = Enricher::new();
+    let mut transformer = Transformer::new();
+    let (mut decoded, mut out, mut enc) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..20 {
         let t = Instant::now();
-        let parsed: eventlake_transform::Invocation<'static> = serde_json::from_slice(body.as_bytes()).unwrap();
+        let serde_parsed: Invocation<'static> = serde_json::from_slice(body.as_bytes()).unwrap();
+        let t_serde = t.elapsed();
+        drop(serde_parsed);
+        let t = Instant::now();
+        let parsed = parse_invocation(&body).unwrap();
         let t_parse = t.elapsed();
         let t = Instant::now();
-        let mut decoded = Vec::new();
         for r in &parsed.records {
             decoded.clear();
             base64_simd::STANDARD
@@ -77,8 +70,6 @@ fn main() {
         }
         let t_utf8 = t.elapsed();
         let t = Instant::now();
-        let mut enricher = eventlake_transform::Enricher::new();
-        let mut out = Vec::new();
         let mut outs = 0;
         for e in &events {
             out.clear();
@@ -86,45 +77,51 @@ fn main() {
             outs += out.len();
         }
         let t_enrich = t.elapsed();
+        std::hint::black_box(outs);
         let t = Instant::now();
-        let transformed = eventlake_transform::transform(&parsed).unwrap();
-        let t_transform = t.elapsed();
-        let t = Instant::now();
-        let text = eventlake_transform::firehose::write_response(&transformed.response);
-        let t_write = t.elapsed();
-        let t = Instant::now();
-        let _r = serde_json::value::RawValue::from_string(text).unwrap();
-        let t_validate = t.elapsed();
-        let t = Instant::now();
-        let mut enc = String::new();
         for e in &events {
             enc.clear();
             base64_simd::STANDARD.encode_append(e, &mut enc);
         }
         let t_encode = t.elapsed();
-        std::hint::black_box(outs);
+        let t = Instant::now();
+        transformer
+            .transform_into(&parsed, RESPONSE_LIMIT_BYTES, &mut response)
+            .unwrap();
+        let t_transform = t.elapsed();
+        let t = Instant::now();
+        let check: Result<Box<serde_json::value::RawValue>, _> = serde_json::from_slice(&response);
+        let t_validate = t.elapsed();
+        drop(check.unwrap());
+        let t = Instant::now();
+        handler
+            .handle_body(body.as_bytes(), &mut response, &mut std::io::sink())
+            .unwrap();
+        let t_handler = t.elapsed();
         for (b, v) in best.iter_mut().zip([
+            t_serde,
             t_parse,
             t_decode,
             t_utf8,
             t_enrich,
-            t_transform,
-            t_write,
-            t_validate,
             t_encode,
+            t_transform,
+            t_validate,
+            t_handler,
         ]) {
             *b = b.min(ms(v));
         }
     }
     let names = [
-        "parse envelope",
+        "envelope, serde_json (owned)",
+        "envelope, own reader",
         "base64 decode",
         "utf-8 check",
         "enrich (all records)",
-        "transform (whole batch)",
-        "write response",
-        "validate response",
         "base64 encode",
+        "transform_into (records)",
+        "serde_json RawValue check",
+        "handle_body (whole)",
     ];
     println!(
         "{} records, {:.2} MB of events; best of 20:",
@@ -133,7 +130,7 @@ fn main() {
     );
     for (n, b) in names.iter().zip(best) {
         println!(
-            "  {n:<26} {b:>7.2} ms  {:>8.0} MB/s of event bytes",
+            "  {n:<30} {b:>7.2} ms  {:>8.0} MB/s of event bytes",
             bytes as f64 / 1e6 / (b / 1e3)
         );
     }

@@ -75,6 +75,66 @@ pub struct EventInfo {
     pub partition_keys: PartitionKeys,
 }
 
+/// An `event_type` held inline: at most 64 ASCII bytes
+/// ([`eventlake_glue_schema::is_event_type`]), so no allocation per record.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct EventType {
+    len: u8,
+    bytes: [u8; 64],
+}
+
+impl EventType {
+    /// `s` when it is a valid event type, else `None`.
+    pub fn new(s: &str) -> Option<EventType> {
+        if !eventlake_glue_schema::is_event_type(s) {
+            return None;
+        }
+        let mut bytes = [0u8; 64];
+        bytes[..s.len()].copy_from_slice(s.as_bytes());
+        Some(EventType {
+            len: s.len() as u8,
+            bytes,
+        })
+    }
+
+    /// The event type.
+    pub fn as_str(&self) -> &str {
+        // Only ever built from a valid (ASCII) event type.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for EventType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// What [`Enricher::enrich`] learned about a valid event, without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventFacts {
+    /// Duplicate-detection key.
+    pub key: EventKey,
+    /// First segment of `event_name`.
+    pub event_type: EventType,
+    /// UTC date of `created_at`, `YYYY-MM-DD`.
+    pub created_date: [u8; 10],
+}
+
+impl EventFacts {
+    /// The facts as owned [`EventInfo`].
+    pub fn info(&self) -> EventInfo {
+        EventInfo {
+            key: self.key,
+            partition_keys: PartitionKeys {
+                event_type: self.event_type.as_str().to_string(),
+                // The date is ASCII digits and dashes.
+                created_date: String::from_utf8_lossy(&self.created_date).into_owned(),
+            },
+        }
+    }
+}
+
 /// Reusable enrichment state (scratch buffers), one per batch or thread.
 #[derive(Debug, Default)]
 pub struct Enricher {
@@ -97,7 +157,7 @@ impl Enricher {
 
     /// Validates one event (`data`, the record's decoded bytes) and appends its `Ok` record
     /// data to `out`. On error nothing useful is left in `out` beyond its previous length.
-    pub fn enrich(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<EventInfo, RecordError> {
+    pub fn enrich(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<EventFacts, RecordError> {
         // SIMD validation on the hot path; std only to find the offset of a failure.
         let text = match simdutf8::basic::from_utf8(data) {
             Ok(text) => text,
@@ -149,9 +209,8 @@ impl Enricher {
             return Err(RecordError::EmptySegment(Quoted::new(&name)));
         }
         let event_type = segments.next().unwrap_or_default();
-        if !eventlake_glue_schema::is_event_type(event_type) {
-            return Err(RecordError::InvalidEventType(Quoted::new(event_type)));
-        }
+        let facts_type =
+            EventType::new(event_type).ok_or_else(|| RecordError::InvalidEventType(Quoted::new(event_type)))?;
         let event_subtype = segments.next();
         let created_at = parse_created_at(text, &created_m)?;
         let (datetime, date) = utc_datetime(created_at);
@@ -186,13 +245,10 @@ impl Enricher {
         }
         out.extend_from_slice(b"}\"}\n");
 
-        Ok(EventInfo {
+        Ok(EventFacts {
             key: EventKey { uuid, created_at },
-            partition_keys: PartitionKeys {
-                event_type: event_type.to_string(),
-                // The date is ASCII digits and dashes.
-                created_date: String::from_utf8_lossy(&date).into_owned(),
-            },
+            event_type: facts_type,
+            created_date: date,
         })
     }
 }
@@ -201,8 +257,8 @@ impl Enricher {
 /// [`Enricher::enrich`] for one-off use.
 pub fn enrich(data: &[u8]) -> Result<(Vec<u8>, EventInfo), RecordError> {
     let mut out = Vec::with_capacity(data.len() + 192);
-    let info = Enricher::new().enrich(data, &mut out)?;
-    Ok((out, info))
+    let facts = Enricher::new().enrich(data, &mut out)?;
+    Ok((out, facts.info()))
 }
 
 /// The partition keys Firehose uses for an event: `event_type` and the UTC `created_date`.

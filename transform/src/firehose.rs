@@ -16,8 +16,8 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{InvocationError, RecordError};
-use crate::event::{Enricher, PartitionKeys};
-use crate::json;
+use crate::event::{Enricher, EventFacts, EventKey, EventKeyHasher, PartitionKeys};
+use crate::json::{self, Scanner, ValueKind};
 
 /// Lambda's limit on a synchronous response payload (6 MB).
 pub const RESPONSE_LIMIT_BYTES: usize = 6 * 1024 * 1024;
@@ -182,9 +182,147 @@ pub struct Transformed {
     pub report: BatchReport,
 }
 
-/// Parses an invocation from its JSON text.
+/// Parses an invocation from its JSON text. The envelope as Firehose sends it (plain keys,
+/// string values) is read directly, borrowing every unescaped string from `body`; anything
+/// else goes to serde_json, which gives the same result or names what is wrong.
 pub fn parse_invocation(body: &str) -> Result<Invocation<'_>, InvocationError> {
-    Ok(serde_json::from_str(body)?)
+    match read_envelope(body) {
+        Some(invocation) => Ok(invocation),
+        None => Ok(serde_json::from_str(body)?),
+    }
+}
+
+/// Reads the envelope Firehose sends; `None` for any other shape or any doubt (an escaped
+/// key, a repeated field, a `null` record id, invalid JSON), which [`parse_invocation`]
+/// leaves to serde_json. Whatever it returns equals serde_json's reading.
+fn read_envelope(body: &str) -> Option<Invocation<'_>> {
+    let mut s = Scanner {
+        b: body.as_bytes(),
+        pos: 0,
+    };
+    let (mut id, mut arn, mut source, mut region, mut records) = (None, None, None, None, None);
+    s.skip_ws();
+    object_members(&mut s, body, |s, key| match key {
+        "invocationId" => set_once(&mut id, string_value(s, body)?),
+        "deliveryStreamArn" => set_once(&mut arn, string_value(s, body)?),
+        "sourceKinesisStreamArn" => set_once(&mut source, optional_string(s, body)?),
+        "region" => set_once(&mut region, optional_string(s, body)?),
+        "records" => set_once(&mut records, read_records(s, body)?),
+        _ => s.value(json::MAX_DEPTH - 1).ok().map(drop),
+    })?;
+    s.skip_ws();
+    if s.pos != body.len() {
+        return None;
+    }
+    Some(Invocation {
+        invocation_id: id?,
+        delivery_stream_arn: arn?,
+        source_kinesis_stream_arn: source.flatten(),
+        region: region.flatten(),
+        records: records?,
+    })
+}
+
+/// The records array of the envelope.
+fn read_records<'a>(s: &mut Scanner<'_>, body: &'a str) -> Option<Vec<InputRecord<'a>>> {
+    if s.peek() != Some(b'[') {
+        return None;
+    }
+    s.pos += 1;
+    s.skip_ws();
+    let mut records = Vec::with_capacity(1024);
+    if s.peek() == Some(b']') {
+        s.pos += 1;
+        return Some(records);
+    }
+    loop {
+        let (mut id, mut data) = (None, None);
+        object_members(s, body, |s, key| match key {
+            "recordId" => set_once(&mut id, string_value(s, body)?),
+            "data" => set_once(&mut data, string_value(s, body)?),
+            _ => s.value(json::MAX_DEPTH - 3).ok().map(drop),
+        })?;
+        records.push(InputRecord {
+            record_id: id?,
+            data: data.unwrap_or_default(),
+        });
+        s.skip_ws();
+        match s.peek()? {
+            b',' => {
+                s.pos += 1;
+                s.skip_ws();
+            }
+            b']' => {
+                s.pos += 1;
+                return Some(records);
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// Walks the members of the object at the scanner (which must be at `{`), calling `member`
+/// with each plain key and the scanner at the value; `member` reads the value.
+fn object_members<'b>(
+    s: &mut Scanner<'b>,
+    body: &str,
+    mut member: impl FnMut(&mut Scanner<'b>, &str) -> Option<()>,
+) -> Option<()> {
+    if s.peek() != Some(b'{') {
+        return None;
+    }
+    s.pos += 1;
+    s.skip_ws();
+    if s.peek() == Some(b'}') {
+        s.pos += 1;
+        return Some(());
+    }
+    loop {
+        let key = s.key_colon().ok()?;
+        if key.escaped {
+            return None;
+        }
+        member(s, &body[key.start + 1..key.end - 1])?;
+        s.skip_ws();
+        match s.peek()? {
+            b',' => {
+                s.pos += 1;
+                s.skip_ws();
+            }
+            b'}' => {
+                s.pos += 1;
+                return Some(());
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// Stores a field's value; `None` when it was already set (serde_json refuses duplicates).
+fn set_once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
+    slot.replace(value).is_none().then_some(())
+}
+
+/// A string value: borrowed when it has no escapes, decoded otherwise.
+fn string_value<'a>(s: &mut Scanner<'_>, body: &'a str) -> Option<Cow<'a, str>> {
+    if s.peek() != Some(b'"') {
+        return None;
+    }
+    let span = s.string().ok()?;
+    let token = &body[span.start..span.end];
+    Some(if span.escaped {
+        Cow::Owned(json::decode_string(token))
+    } else {
+        Cow::Borrowed(&token[1..token.len() - 1])
+    })
+}
+
+/// A string value or `null`.
+fn optional_string<'a>(s: &mut Scanner<'_>, body: &'a str) -> Option<Option<Cow<'a, str>>> {
+    if s.peek() == Some(b'n') {
+        return matches!(s.value(0), Ok((ValueKind::Null, _))).then_some(None);
+    }
+    string_value(s, body).map(Some)
 }
 
 /// Transforms every record of an invocation: the whole per-invocation logic of the Lambda.
@@ -193,183 +331,204 @@ pub fn transform(invocation: &Invocation<'_>) -> Result<Transformed, InvocationE
     transform_with_limit(invocation, RESPONSE_LIMIT_BYTES)
 }
 
-/// [`transform`] with an explicit response size limit (for tests of the size guard).
+/// [`transform`] with an explicit response size limit (for tests of the size guard). The
+/// response is [`Transformer::transform_into`]'s wire text, read back as Firehose reads it.
 pub fn transform_with_limit(invocation: &Invocation<'_>, limit: usize) -> Result<Transformed, InvocationError> {
-    let n = invocation.records.len();
-    let mut report = BatchReport {
-        records: n,
-        ..BatchReport::default()
-    };
-    let mut records = Vec::with_capacity(n);
-    let mut seen = HashSet::with_capacity_and_hasher(n, crate::event::EventKeyHasher);
-    let mut enricher = Enricher::new();
-    let mut decoded = Vec::new();
-    let mut out = Vec::new();
-    for (index, rec) in invocation.records.iter().enumerate() {
-        decoded.clear();
-        out.clear();
-        let outcome = match decode_data(&rec.data, &mut decoded) {
-            Err(e) => Err(e),
-            Ok(()) => {
-                report.bytes_in += decoded.len();
-                enricher.enrich(&decoded, &mut out)
-            }
-        };
-        let (result, data, metadata) = match outcome {
-            Ok(info) if !seen.insert(info.key) => {
-                report.dropped += 1;
-                (RecordResult::Dropped, rec.data.to_string(), None)
-            }
-            Ok(info) => {
-                report.ok += 1;
-                report.bytes_out += out.len();
-                if !is_known_event_type(&info.partition_keys.event_type) {
-                    *report
-                        .unknown_event_types
-                        .entry(info.partition_keys.event_type.clone())
-                        .or_insert(0) += 1;
-                }
-                (
-                    RecordResult::Ok,
-                    base64_simd::STANDARD.encode_to_string(&out),
-                    Some(ResponseMetadata {
-                        partition_keys: info.partition_keys,
-                    }),
-                )
-            }
-            Err(error) => {
-                report.rejections.push(Rejection {
-                    index,
-                    record_id: rec.record_id.to_string(),
-                    error,
-                });
-                (RecordResult::ProcessingFailed, rec.data.to_string(), None)
-            }
-        };
-        records.push(ResponseRecord {
-            record_id: rec.record_id.to_string(),
-            result,
-            data,
-            metadata,
-        });
-    }
-    let mut response = Response { records };
-    enforce_size_limit(invocation, &mut response, &mut report, limit)?;
+    let mut wire = Vec::new();
+    let report = Transformer::new().transform_into(invocation, limit, &mut wire)?;
+    let response = serde_json::from_slice(&wire).expect("the transform writes a valid response");
     Ok(Transformed { response, report })
 }
 
-/// Keeps the response within `limit` bytes: turns `Ok` records into `ProcessingFailed`
-/// (input unchanged, so nothing is lost), last first, until it fits.
-fn enforce_size_limit(
-    invocation: &Invocation<'_>,
-    response: &mut Response,
-    report: &mut BatchReport,
-    limit: usize,
-) -> Result<(), InvocationError> {
-    let mut size = response_len(response);
-    if size <= limit {
-        return Ok(());
-    }
-    let mut downgraded = Vec::new();
-    for index in (0..response.records.len()).rev() {
-        if size <= limit {
-            break;
-        }
-        let rec = &mut response.records[index];
-        if rec.result != RecordResult::Ok {
-            continue;
-        }
-        let before = record_len(rec);
-        let output_bytes = base64_decoded_len(&rec.data);
-        rec.result = RecordResult::ProcessingFailed;
-        rec.data = invocation.records[index].data.to_string();
-        rec.metadata = None;
-        size = size - before + record_len(rec);
-        report.ok -= 1;
-        report.bytes_out -= output_bytes;
-        downgraded.push(Rejection {
-            index,
-            record_id: rec.record_id.clone(),
-            error: RecordError::ResponseTooLarge { limit },
-        });
-    }
-    if size > limit {
-        return Err(InvocationError::ResponseTooLarge { size, limit });
-    }
-    report.rejections.extend(downgraded);
-    report.rejections.sort_by_key(|r| r.index);
-    Ok(())
+/// Where a record starts in the written response and what it became.
+#[derive(Debug, Clone, Copy)]
+struct Written {
+    /// Offset of the record's text (its leading comma included).
+    start: usize,
+    /// The record's result.
+    result: RecordResult,
+    /// Decoded bytes of an `Ok` record's output.
+    output_bytes: usize,
 }
 
-fn base64_decoded_len(b64: &str) -> usize {
-    let pad = b64.bytes().rev().take_while(|&c| c == b'=').count();
-    b64.len() / 4 * 3 - pad
+/// Transforms invocations into response text, keeping its scratch space (decoded and enriched
+/// record bytes, the duplicate set) from one invocation to the next: one per Lambda instance.
+#[derive(Debug, Default)]
+pub struct Transformer {
+    enricher: Enricher,
+    decoded: Vec<u8>,
+    enriched: Vec<u8>,
+    seen: HashSet<EventKey, EventKeyHasher>,
+    written: Vec<Written>,
 }
 
-/// The exact length of `serde_json::to_vec(response)`, computed without serializing.
-pub fn response_len(response: &Response) -> usize {
-    let records: usize = response.records.iter().map(record_len).sum();
-    let commas = response.records.len().saturating_sub(1);
-    "{\"records\":[]}".len() + records + commas
-}
-
-fn record_len(r: &ResponseRecord) -> usize {
-    // `Ok` data is base64 written by us: no byte of it needs escaping.
-    let data_len = if r.result == RecordResult::Ok {
-        r.data.len() + 2
-    } else {
-        json::string_token_len(&r.data)
-    };
-    let mut n = "{\"recordId\":,\"result\":\"\",\"data\":}".len()
-        + json::string_token_len(&r.record_id)
-        + r.result.as_str().len()
-        + data_len;
-    if let Some(m) = &r.metadata {
-        n += ",\"metadata\":{\"partitionKeys\":{\"event_type\":,\"created_date\":}}".len()
-            + json::string_token_len(&m.partition_keys.event_type)
-            + json::string_token_len(&m.partition_keys.created_date);
+impl Transformer {
+    /// Creates a transformer with empty scratch space.
+    pub fn new() -> Transformer {
+        Transformer::default()
     }
-    n
+
+    /// Transforms every record of `invocation` and writes the response JSON to `out` (after
+    /// clearing it): the same text as `serde_json::to_vec(&Response)`, written in one pass,
+    /// each `Ok` record's output base64-encoded straight into place. Never fails because of
+    /// a record; fails only when no response can fit `limit` bytes.
+    pub fn transform_into(
+        &mut self,
+        invocation: &Invocation<'_>,
+        limit: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<BatchReport, InvocationError> {
+        let n = invocation.records.len();
+        let mut report = BatchReport {
+            records: n,
+            ..BatchReport::default()
+        };
+        self.seen.clear();
+        self.seen.reserve(n);
+        self.written.clear();
+        out.clear();
+        out.extend_from_slice(b"{\"records\":[");
+        for (index, rec) in invocation.records.iter().enumerate() {
+            let start = out.len();
+            if index > 0 {
+                out.push(b',');
+            }
+            self.decoded.clear();
+            self.enriched.clear();
+            let outcome = match decode_data(&rec.data, &mut self.decoded) {
+                Err(e) => Err(e),
+                Ok(()) => {
+                    report.bytes_in += self.decoded.len();
+                    self.enricher.enrich(&self.decoded, &mut self.enriched)
+                }
+            };
+            let (result, output_bytes) = match outcome {
+                Ok(facts) if !self.seen.insert(facts.key) => {
+                    report.dropped += 1;
+                    write_unchanged(out, rec, RecordResult::Dropped);
+                    (RecordResult::Dropped, 0)
+                }
+                Ok(facts) => {
+                    report.ok += 1;
+                    report.bytes_out += self.enriched.len();
+                    let event_type = facts.event_type.as_str();
+                    if !is_known_event_type(event_type) {
+                        *report.unknown_event_types.entry(event_type.to_string()).or_insert(0) += 1;
+                    }
+                    write_ok(out, &rec.record_id, &self.enriched, &facts);
+                    (RecordResult::Ok, self.enriched.len())
+                }
+                Err(error) => {
+                    report.rejections.push(Rejection {
+                        index,
+                        record_id: rec.record_id.to_string(),
+                        error,
+                    });
+                    write_unchanged(out, rec, RecordResult::ProcessingFailed);
+                    (RecordResult::ProcessingFailed, 0)
+                }
+            };
+            self.written.push(Written {
+                start,
+                result,
+                output_bytes,
+            });
+        }
+        out.extend_from_slice(b"]}");
+        if out.len() > limit {
+            self.fit(invocation, limit, out, &mut report)?;
+        }
+        Ok(report)
+    }
+
+    /// Keeps the response within `limit` bytes: returns `Ok` records unchanged as
+    /// `ProcessingFailed` (so nothing is lost), last first, until it fits, and rewrites the
+    /// response from the first one changed.
+    fn fit(
+        &mut self,
+        invocation: &Invocation<'_>,
+        limit: usize,
+        out: &mut Vec<u8>,
+        report: &mut BatchReport,
+    ) -> Result<(), InvocationError> {
+        let n = self.written.len();
+        let records_end = out.len() - "]}".len();
+        let mut size = out.len();
+        let mut first = n;
+        for i in (0..n).rev() {
+            if size <= limit {
+                break;
+            }
+            let w = self.written[i];
+            if w.result != RecordResult::Ok {
+                continue;
+            }
+            let end = self.written.get(i + 1).map_or(records_end, |next| next.start);
+            let unchanged = usize::from(i > 0) + unchanged_len(&invocation.records[i], RecordResult::ProcessingFailed);
+            size = size - (end - w.start) + unchanged;
+            first = i;
+        }
+        if size > limit {
+            return Err(InvocationError::ResponseTooLarge { size, limit });
+        }
+        out.truncate(self.written[first].start);
+        for (i, w) in self.written.iter_mut().enumerate().skip(first) {
+            let rec = &invocation.records[i];
+            w.start = out.len();
+            if i > 0 {
+                out.push(b',');
+            }
+            if w.result == RecordResult::Ok {
+                report.ok -= 1;
+                report.bytes_out -= w.output_bytes;
+                report.rejections.push(Rejection {
+                    index: i,
+                    record_id: rec.record_id.to_string(),
+                    error: RecordError::ResponseTooLarge { limit },
+                });
+                w.result = RecordResult::ProcessingFailed;
+                w.output_bytes = 0;
+            }
+            write_unchanged(out, rec, w.result);
+        }
+        out.extend_from_slice(b"]}");
+        debug_assert_eq!(out.len(), size);
+        report.rejections.sort_by_key(|r| r.index);
+        Ok(())
+    }
 }
 
-/// Writes `response` as JSON: the same text as `serde_json::to_string(response)`, without
-/// escaping checks on the base64 `Ok` data (the bulk of the bytes) and without a UTF-8 pass.
-pub fn write_response(response: &Response) -> String {
-    // A close upper estimate, without scanning the strings (`response_len` does that).
-    let estimate: usize = response
-        .records
-        .iter()
-        .map(|r| r.record_id.len() + r.data.len() + 192)
-        .sum();
-    let mut out = String::with_capacity(estimate + 16);
-    out.push_str("{\"records\":[");
-    for (i, r) in response.records.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str("{\"recordId\":");
-        json::push_string_token(&mut out, &r.record_id);
-        out.push_str(",\"result\":\"");
-        out.push_str(r.result.as_str());
-        out.push_str("\",\"data\":");
-        if r.result == RecordResult::Ok {
-            out.push('"');
-            out.push_str(&r.data);
-            out.push('"');
-        } else {
-            json::push_string_token(&mut out, &r.data);
-        }
-        if let Some(m) = &r.metadata {
-            out.push_str(",\"metadata\":{\"partitionKeys\":{\"event_type\":");
-            json::push_string_token(&mut out, &m.partition_keys.event_type);
-            out.push_str(",\"created_date\":");
-            json::push_string_token(&mut out, &m.partition_keys.created_date);
-            out.push_str("}}");
-        }
-        out.push('}');
-    }
-    out.push_str("]}");
-    out
+/// Writes an `Ok` record: the output base64-encoded in place, then its partition keys.
+fn write_ok(out: &mut Vec<u8>, record_id: &str, output: &[u8], facts: &EventFacts) {
+    out.extend_from_slice(b"{\"recordId\":");
+    json::write_string(out, record_id);
+    out.extend_from_slice(b",\"result\":\"Ok\",\"data\":\"");
+    base64_simd::STANDARD.encode_append(output, out);
+    // Event types are `[a-z0-9_-]` and dates digits and dashes: nothing to escape.
+    out.extend_from_slice(b"\",\"metadata\":{\"partitionKeys\":{\"event_type\":\"");
+    out.extend_from_slice(facts.event_type.as_str().as_bytes());
+    out.extend_from_slice(b"\",\"created_date\":\"");
+    out.extend_from_slice(&facts.created_date);
+    out.extend_from_slice(b"\"}}}");
+}
+
+/// Writes a record returned unchanged (`Dropped`, `ProcessingFailed`): its input data as is.
+fn write_unchanged(out: &mut Vec<u8>, rec: &InputRecord<'_>, result: RecordResult) {
+    out.extend_from_slice(b"{\"recordId\":");
+    json::write_string(out, &rec.record_id);
+    out.extend_from_slice(b",\"result\":\"");
+    out.extend_from_slice(result.as_str().as_bytes());
+    out.extend_from_slice(b"\",\"data\":");
+    json::write_string(out, &rec.data);
+    out.push(b'}');
+}
+
+/// The length of what [`write_unchanged`] writes.
+fn unchanged_len(rec: &InputRecord<'_>, result: RecordResult) -> usize {
+    "{\"recordId\":,\"result\":\"\",\"data\":}".len()
+        + json::string_token_len(&rec.record_id)
+        + result.as_str().len()
+        + json::string_token_len(&rec.data)
 }
 
 /// The delivery stream's name from its ARN (`…:deliverystream/NAME`), for metric dimensions.

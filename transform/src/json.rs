@@ -150,9 +150,11 @@ static STRING_STOP: [bool; 256] = {
     t
 };
 
-struct Scanner<'a> {
-    b: &'a [u8],
-    pos: usize,
+/// A position in JSON text, with the token readers [`scan_object`] is built from (also used
+/// by the Firehose envelope reader).
+pub(crate) struct Scanner<'a> {
+    pub(crate) b: &'a [u8],
+    pub(crate) pos: usize,
 }
 
 impl<'a> Scanner<'a> {
@@ -177,7 +179,7 @@ impl<'a> Scanner<'a> {
     }
 
     #[inline]
-    fn skip_ws(&mut self) {
+    pub(crate) fn skip_ws(&mut self) {
         while let Some(&c) = self.b.get(self.pos) {
             if c == b' ' || c == b'\n' || c == b'\r' || c == b'\t' {
                 self.pos += 1;
@@ -188,12 +190,12 @@ impl<'a> Scanner<'a> {
     }
 
     #[inline]
-    fn peek(&self) -> Option<u8> {
+    pub(crate) fn peek(&self) -> Option<u8> {
         self.b.get(self.pos).copied()
     }
 
     /// Parses a string starting at the opening quote.
-    fn string(&mut self) -> Result<StrSpan, JsonError> {
+    pub(crate) fn string(&mut self) -> Result<StrSpan, JsonError> {
         let start = self.pos;
         debug_assert_eq!(self.b[start], b'"');
         self.pos += 1;
@@ -339,7 +341,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Parses `"key" ws : ws` and returns the key span.
-    fn key_colon(&mut self) -> Result<StrSpan, JsonError> {
+    pub(crate) fn key_colon(&mut self) -> Result<StrSpan, JsonError> {
         if self.peek() != Some(b'"') {
             return Err(self.unexpected("a string key"));
         }
@@ -355,7 +357,7 @@ impl<'a> Scanner<'a> {
 
     /// Parses one value of any kind at the current position (no leading whitespace), allowing
     /// `depth_budget` nested containers. Iterative: nesting costs a bit per level, not stack.
-    fn value(&mut self, depth_budget: usize) -> Result<(ValueKind, bool), JsonError> {
+    pub(crate) fn value(&mut self, depth_budget: usize) -> Result<(ValueKind, bool), JsonError> {
         // Bit i of `stack` is 1 when container i (0 = outermost) is an object.
         let mut stack: u128 = 0;
         let mut depth: usize = 0;
@@ -449,10 +451,15 @@ impl<'a> Scanner<'a> {
 }
 
 /// Advances past bytes that need no attention inside a string (anything but `"`, `\` and
-/// control characters), eight at a time.
+/// control characters). Short runs (keys, most values) eight bytes at a time; past 16 bytes
+/// (base64 data, long text) `memchr2` finds the next quote or backslash with SIMD and a
+/// vectorized pass checks the run for control characters.
 #[inline]
 fn skip_plain(b: &[u8], mut p: usize) -> usize {
-    while p + 8 <= b.len() {
+    for _ in 0..2 {
+        if p + 8 > b.len() {
+            return skip_plain_tail(b, p);
+        }
         let flags = needs_escape(u64::from_le_bytes(b[p..p + 8].try_into().expect("8 bytes")));
         if flags != 0 {
             // The lowest flagged byte is exact.
@@ -460,6 +467,19 @@ fn skip_plain(b: &[u8], mut p: usize) -> usize {
         }
         p += 8;
     }
+    let rest = &b[p..];
+    let stop = memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
+    let run = &rest[..stop];
+    // `fold` over the whole run vectorizes; `position` would not.
+    if run.iter().fold(false, |any, &c| any | (c < 0x20)) {
+        return p + run.iter().position(|&c| c < 0x20).unwrap_or(stop);
+    }
+    p + stop
+}
+
+/// The byte-at-a-time end of [`skip_plain`].
+#[inline]
+fn skip_plain_tail(b: &[u8], mut p: usize) -> usize {
     while let Some(&c) = b.get(p) {
         if STRING_STOP[c as usize] {
             break;

@@ -8,11 +8,12 @@ pub mod event;
 pub mod firehose;
 pub mod handler;
 pub mod json;
+pub mod runtime;
 pub mod telemetry;
 
 pub use error::{InvocationError, RecordError, RequiredField};
-pub use event::{enrich, partition_keys, Enricher, EventInfo, EventKey, PartitionKeys};
+pub use event::{enrich, partition_keys, Enricher, EventFacts, EventInfo, EventKey, EventType, PartitionKeys};
 pub use firehose::{
     parse_invocation, transform, BatchReport, InputRecord, Invocation, RecordResult, Rejection, Response,
-    ResponseRecord, Transformed, RESPONSE_LIMIT_BYTES,
+    ResponseRecord, Transformed, Transformer, RESPONSE_LIMIT_BYTES,
 };

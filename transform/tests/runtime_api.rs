@@ -42,13 +42,18 @@ fn the_lambda_binary_answers_the_runtime_api() {
         (got[0].method.as_str(), got[0].path.as_str()),
         ("POST", "/2018-06-01/runtime/invocation/req-1/response")
     );
+    // Answered by the Firehose layer (lambda_runtime's own path sets no content type), with
+    // the Runtime API's invocation id echoed.
+    assert_eq!(got[0].header("content-type"), Some("application/json"));
+    assert_eq!(got[0].header("lambda-runtime-invocation-id"), Some("inv-req-1"));
     let body: serde_json::Value = serde_json::from_slice(&got[0].body).unwrap();
     let text = String::from_utf8(fixture).unwrap();
     let expected = serde_json::to_value(transform(&parse_invocation(&text).unwrap()).unwrap().response).unwrap();
     assert_eq!(body, expected);
 
-    // 2. An unreadable envelope is an invocation error, reported on /error (the runtime
-    //    parses the body straight into the invocation type and names what is missing).
+    // 2. An unreadable envelope is an invocation error: the layer passes it on to
+    //    lambda_runtime's own path, which parses the body into the invocation type, names what
+    //    is missing and reports it on /error.
     assert_eq!(
         (got[1].method.as_str(), got[1].path.as_str()),
         ("POST", "/2018-06-01/runtime/invocation/req-2/error")

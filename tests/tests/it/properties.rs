@@ -4,8 +4,10 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use eventlake_glue_schema::Table;
 use eventlake_tests::{check_fits_table, ok_records, render_ok};
-use eventlake_transform::firehose::{response_len, write_response};
-use eventlake_transform::{transform, InputRecord, Invocation, RecordResult};
+use eventlake_transform::firehose::transform_with_limit;
+use eventlake_transform::{
+    parse_invocation, transform, InputRecord, Invocation, RecordResult, Transformer, RESPONSE_LIMIT_BYTES,
+};
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 
@@ -132,8 +134,78 @@ fn rebuild(ok: &Value) -> Map<String, Value> {
     m
 }
 
+/// Firehose envelopes as sent, and variations of them: other or missing fields, `null`s,
+/// escapes in keys and values, repeated fields, whitespace, stray bytes.
+fn envelope_text() -> impl Strategy<Value = String> {
+    let ws = prop::sample::select(vec!["", "", " ", "\n  ", "\t"]);
+    let string = prop_oneof![
+        4 => "[A-Za-z0-9+/=:_-]{0,24}".prop_map(|s| format!("\"{s}\"")),
+        1 => any::<String>().prop_map(|s| serde_json::to_string(&s).unwrap()),
+        1 => Just("\"a\\u0062\\\"c\\/\"".to_string()),
+    ];
+    let value = prop_oneof![
+        6 => string.clone(),
+        1 => Just("null".to_string()),
+        1 => json_text(),
+    ];
+    let key = |k: &'static str| prop_oneof![8 => Just(format!("\"{k}\"")), 1 => Just(format!("\"{}\\u0{:x}\"", &k[..k.len() - 1], k.as_bytes()[k.len() - 1]))];
+    let record = (
+        prop::collection::vec(
+            prop_oneof![
+                (key("recordId"), value.clone()),
+                (key("data"), value.clone()),
+                (Just("\"approximateArrivalTimestamp\"".to_string()), json_text()),
+                (Just("\"kinesisRecordMetadata\"".to_string()), json_text()),
+            ],
+            0..5,
+        ),
+        ws.clone(),
+    )
+        .prop_map(|(members, w)| {
+            let body: Vec<String> = members.iter().map(|(k, v)| format!("{k}{w}:{w}{v}")).collect();
+            format!("{{{w}{}{w}}}", body.join(&format!("{w},{w}")))
+        });
+    let records = prop_oneof![
+        6 => (prop::collection::vec(record, 0..4), ws.clone()).prop_map(|(r, w)| format!("[{w}{}{w}]", r.join(","))),
+        1 => json_text(),
+    ];
+    let top = prop::collection::vec(
+        prop_oneof![
+            (key("invocationId"), value.clone()),
+            (key("deliveryStreamArn"), value.clone()),
+            (key("sourceKinesisStreamArn"), value.clone()),
+            (key("region"), value.clone()),
+            (key("records"), records),
+            (Just("\"other\"".to_string()), json_text()),
+        ],
+        0..8,
+    );
+    (top, ws, any::<prop::sample::Index>(), prop::option::of(any::<u8>())).prop_map(|(members, w, at, byte)| {
+        let body: Vec<String> = members.iter().map(|(k, v)| format!("{k}{w}:{w}{v}")).collect();
+        let mut text = format!("{w}{{{}}}{w}", body.join(","));
+        if let Some(b) = byte.filter(|b| b.is_ascii()) {
+            let i = at.index(text.len());
+            if text.is_char_boundary(i) && text.is_char_boundary(i + 1) {
+                text.replace_range(i..i + 1, &char::from(b).to_string());
+            }
+        }
+        text
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_envelope_reads_as_serde_json_reads_it(text in envelope_text()) {
+        let ours = parse_invocation(&text);
+        let theirs = serde_json::from_str::<Invocation<'_>>(&text);
+        match (ours, theirs) {
+            (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+            (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), format!("the invocation is not a Firehose transformation event: {b}")),
+            (a, b) => return Err(TestCaseError::fail(format!("{text}\nours: {a:?}\nserde_json: {b:?}"))),
+        }
+    }
 
     #[test]
     fn every_record_gets_exactly_one_well_formed_answer(data in prop::collection::vec(record_data(), 0..12)) {
@@ -151,9 +223,14 @@ proptest! {
         }
         let r = &out.report;
         prop_assert_eq!(r.ok + r.dropped + r.failed(), data.len());
-        let serde_text = serde_json::to_string(&out.response).unwrap();
-        prop_assert_eq!(response_len(&out.response), serde_text.len());
-        prop_assert_eq!(write_response(&out.response), serde_text, "the fast writer writes what serde writes");
+        let mut wire = Vec::new();
+        let report = Transformer::new().transform_into(&inv, RESPONSE_LIMIT_BYTES, &mut wire).unwrap();
+        prop_assert_eq!(&report, &out.report);
+        prop_assert_eq!(
+            String::from_utf8(wire).unwrap(),
+            serde_json::to_string(&out.response).unwrap(),
+            "the transform writes exactly what serde_json writes for the response"
+        );
 
         let table = Table::embedded();
         let mut keys_seen = std::collections::HashSet::new();
@@ -204,11 +281,16 @@ fn the_size_guard_keeps_responses_under_the_limit_and_loses_nothing() {
     };
     let data: Vec<String> = (0..50).map(event).collect();
     let inv = invocation(&data);
-    let full = eventlake_transform::firehose::transform_with_limit(&inv, usize::MAX).unwrap();
-    let full_len = response_len(&full.response);
+    let wire_len = |inv: &Invocation<'_>, limit: usize| {
+        let mut wire = Vec::new();
+        Transformer::new().transform_into(inv, limit, &mut wire).unwrap();
+        wire.len()
+    };
+    let full_len = wire_len(&inv, usize::MAX);
     let limit = full_len - 1500;
-    let cut = eventlake_transform::firehose::transform_with_limit(&inv, limit).unwrap();
-    assert!(response_len(&cut.response) <= limit);
+    let cut = transform_with_limit(&inv, limit).unwrap();
+    assert!(wire_len(&inv, limit) <= limit);
+    assert_eq!(serde_json::to_vec(&cut.response).unwrap().len(), wire_len(&inv, limit));
     let failed: Vec<usize> = cut.report.rejections.iter().map(|r| r.index).collect();
     assert!(
         !failed.is_empty() && failed.iter().all(|&i| i >= 40),
@@ -230,5 +312,5 @@ fn the_size_guard_keeps_responses_under_the_limit_and_loses_nothing() {
     }
     assert_eq!(cut.report.ok + failed.len(), 50);
     // A limit below even the all-unchanged response is an invocation error, not silent loss.
-    assert!(eventlake_transform::firehose::transform_with_limit(&inv, 100).is_err());
+    assert!(transform_with_limit(&inv, 100).is_err());
 }

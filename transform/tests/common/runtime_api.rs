@@ -14,8 +14,17 @@ pub struct Request {
     pub method: String,
     /// Request path.
     pub path: String,
+    /// Request headers, names in lower case.
+    pub headers: Vec<(String, String)>,
     /// Request body.
     pub body: Vec<u8>,
+}
+
+impl Request {
+    /// The value of header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
 }
 
 fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
@@ -26,6 +35,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
     let mut parts = line.split_whitespace();
     let (method, path) = (parts.next()?.to_string(), parts.next()?.to_string());
     let (mut length, mut chunked) = (0usize, false);
+    let mut headers = Vec::new();
     loop {
         let mut h = String::new();
         reader.read_line(&mut h).ok()?;
@@ -34,6 +44,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
             break;
         }
         let (name, value) = h.split_once(':')?;
+        headers.push((name.to_ascii_lowercase(), value.trim().to_string()));
         match name.to_ascii_lowercase().as_str() {
             "content-length" => length = value.trim().parse().ok()?,
             "transfer-encoding" => chunked = value.to_ascii_lowercase().contains("chunked"),
@@ -57,7 +68,12 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
         body.resize(length, 0);
         reader.read_exact(&mut body).ok()?;
     }
-    Some(Request { method, path, body })
+    Some(Request {
+        method,
+        path,
+        headers,
+        body,
+    })
 }
 
 fn respond(stream: &mut TcpStream, status: &str, headers: &[(&str, &str)], body: &[u8]) {
@@ -100,8 +116,10 @@ pub fn serve(listener: TcpListener, events: Events, seen: mpsc::Sender<Request>)
                     let _ = seen.send(req);
                     return;
                 };
+                let invocation_id = format!("inv-{id}");
                 let headers = [
                     ("Lambda-Runtime-Aws-Request-Id", id.as_str()),
+                    ("Lambda-Runtime-Invocation-Id", invocation_id.as_str()),
                     ("Lambda-Runtime-Deadline-Ms", "4102444800000"),
                     (
                         "Lambda-Runtime-Invoked-Function-Arn",
