@@ -235,13 +235,39 @@ impl Enricher {
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\"payload\":\"{");
-        for (i, m) in self.members.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
+        // Members written as `key:value` joined by `,`. Where the input already reads exactly
+        // so (no whitespace around `:` and `,`, no required field in between), the whole run
+        // is escaped in one call.
+        let bytes = text.as_bytes();
+        let mut run: Option<(usize, usize)> = None;
+        for m in &self.members {
+            let compact = m.value_start == m.key.end + 1;
+            run = match run {
+                Some((start, end)) if compact && m.key.start == end + 1 => Some((start, m.value_end)),
+                _ => {
+                    if let Some((start, end)) = run {
+                        json::escape_json_text(out, &bytes[start..end]);
+                        out.push(b',');
+                    }
+                    if compact {
+                        Some((m.key.start, m.value_end))
+                    } else {
+                        json::escape_json_text(out, &bytes[m.key.start..m.key.end]);
+                        out.push(b':');
+                        json::escape_json_text(out, raw(m));
+                        out.push(b',');
+                        None
+                    }
+                }
+            };
+        }
+        match run {
+            Some((start, end)) => json::escape_json_text(out, &bytes[start..end]),
+            // Drop the comma after the last member written one by one.
+            None if !self.members.is_empty() => {
+                out.pop();
             }
-            json::escape_json_text(out, &text.as_bytes()[m.key.start..m.key.end]);
-            out.push(b':');
-            json::escape_json_text(out, raw(m));
+            None => {}
         }
         out.extend_from_slice(b"}\"}\n");
 

@@ -674,10 +674,25 @@ pub fn escape_into(out: &mut Vec<u8>, raw: &[u8]) {
 
 /// Appends `raw`, which must be valid JSON text (a token or a value, as the scanner
 /// found it), escaped as the content of a JSON string. Valid JSON text holds no control
-/// characters but whitespace (`\t \n \r`), so every byte becomes at most two: the output is
-/// reserved up front and written without per-escape copies. Same bytes as [`escape_into`].
+/// characters but whitespace (`\t \n \r`), so every byte becomes at most two. With SSSE3
+/// (any x86-64 Lambda host), 16 bytes at a time without a branch per escaped byte
+/// ([`ssse3`]); elsewhere eight at a time. Same bytes as [`escape_into`].
 #[inline]
 pub fn escape_json_text(out: &mut Vec<u8>, raw: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("ssse3") {
+        if ssse3::escape_json_text(out, raw) {
+            return;
+        }
+        // Not JSON text after all (a control character): the general escaper is exact.
+        escape_into(out, raw);
+        return;
+    }
+    escape_json_text_swar(out, raw);
+}
+
+/// [`escape_json_text`] eight bytes at a time, in portable code.
+pub fn escape_json_text_swar(out: &mut Vec<u8>, raw: &[u8]) {
     let start = out.len();
     out.resize(start + 2 * raw.len(), 0);
     let buf = &mut out[start..];
@@ -719,6 +734,129 @@ pub fn escape_json_text(out: &mut Vec<u8>, raw: &[u8]) {
         escape_tail(out, start, raw);
     } else {
         out.truncate(start + w);
+    }
+}
+
+/// JSON-text escaping with SSSE3: each half of a 16-byte block is spread over its output
+/// positions by one byte shuffle, a backslash going in front of every `"` and `\`, so the
+/// cost does not depend on how many bytes need escaping (event payloads have one every ~7).
+#[cfg(target_arch = "x86_64")]
+mod ssse3 {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        _mm_shuffle_epi8, _mm_srli_si128, _mm_storeu_si128,
+    };
+
+    use super::ESCAPE;
+
+    /// For each mask of the bytes among eight that get a backslash: the shuffle that spreads
+    /// the eight bytes over their output positions (0x80, which the shuffle turns into 0,
+    /// where a backslash goes), and the backslashes to OR in.
+    static SPREAD: [([u8; 16], [u8; 16]); 256] = {
+        let mut t = [([0x80u8; 16], [0u8; 16]); 256];
+        let mut m = 0;
+        while m < 256 {
+            let mut j = 0;
+            let mut k = 0;
+            while k < 8 {
+                if m & (1 << k) != 0 {
+                    t[m].1[j] = b'\\';
+                    j += 1;
+                }
+                t[m].0[j] = k as u8;
+                j += 1;
+                k += 1;
+            }
+            m += 1;
+        }
+        t
+    };
+
+    /// Appends `raw` escaped; `false` (with `out` unchanged) when `raw` holds a control
+    /// character other than `\t \n \r`, which valid JSON text does not.
+    pub(super) fn escape_json_text(out: &mut Vec<u8>, raw: &[u8]) -> bool {
+        let start = out.len();
+        // Every byte becomes at most two; the last 16-byte store may run 16 bytes further.
+        out.reserve(2 * raw.len() + 16);
+        // SAFETY: the caller checked that the CPU has SSSE3.
+        let written = unsafe { escape(raw, out.spare_capacity_mut().as_mut_ptr().cast::<u8>()) };
+        match written {
+            Some(n) => {
+                // SAFETY: `escape` initialized the first `n` spare bytes, and n <= 2 * len.
+                unsafe { out.set_len(start + n) };
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Writes `raw` escaped to `dst`, which must have room for `2 * raw.len() + 16` bytes;
+    /// returns how many bytes it wrote, or `None` at a control character other than
+    /// `\t \n \r`.
+    #[target_feature(enable = "ssse3")]
+    unsafe fn escape(raw: &[u8], dst: *mut u8) -> Option<usize> {
+        let quote = _mm_set1_epi8(b'"' as i8);
+        let backslash = _mm_set1_epi8(b'\\' as i8);
+        let below_space = _mm_set1_epi8(0x1f);
+        let (mut i, mut w) = (0, 0);
+        while i + 16 <= raw.len() {
+            // SAFETY: i + 16 <= raw.len().
+            let v = unsafe { _mm_loadu_si128(raw.as_ptr().add(i).cast::<__m128i>()) };
+            let control = _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(v, below_space), below_space));
+            if control != 0 {
+                // Whitespace between tokens: this block byte by byte.
+                w += scalar(&raw[i..i + 16], dst, w)?;
+                i += 16;
+                continue;
+            }
+            let m = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash))) as u32;
+            if m == 0 {
+                // SAFETY: w + 16 <= 2 * i + 16, within the room `dst` has.
+                unsafe { _mm_storeu_si128(dst.add(w).cast::<__m128i>(), v) };
+                w += 16;
+            } else {
+                for (half, bits) in [(v, m & 0xff), (_mm_srli_si128::<8>(v), m >> 8)] {
+                    let (shuffle, slashes) = &SPREAD[bits as usize];
+                    // SAFETY: both tables are 16 bytes; w + 16 stays within the room of `dst`
+                    // (at most two output bytes per input byte so far, plus 16).
+                    unsafe {
+                        let spread = _mm_shuffle_epi8(half, _mm_loadu_si128(shuffle.as_ptr().cast::<__m128i>()));
+                        let out = _mm_or_si128(spread, _mm_loadu_si128(slashes.as_ptr().cast::<__m128i>()));
+                        _mm_storeu_si128(dst.add(w).cast::<__m128i>(), out);
+                    }
+                    w += 8 + bits.count_ones() as usize;
+                }
+            }
+            i += 16;
+        }
+        w += scalar(&raw[i..], dst, w)?;
+        Some(w)
+    }
+
+    /// Escapes `raw` byte by byte to `dst` at `w` (room as for [`escape`]); returns the bytes
+    /// written.
+    #[inline]
+    unsafe fn scalar(raw: &[u8], dst: *mut u8, w: usize) -> Option<usize> {
+        let mut n = 0;
+        for &c in raw {
+            let e = ESCAPE[usize::from(c)];
+            // SAFETY: at most two bytes per input byte, within the room of `dst`.
+            unsafe {
+                match e {
+                    0 => {
+                        dst.add(w + n).write(c);
+                        n += 1;
+                    }
+                    b'u' => return None,
+                    _ => {
+                        dst.add(w + n).write(b'\\');
+                        dst.add(w + n + 1).write(e);
+                        n += 2;
+                    }
+                }
+            }
+        }
+        Some(n)
     }
 }
 
@@ -910,6 +1048,9 @@ mod tests {
                     let mut fast = b"prefix".to_vec();
                     escape_json_text(&mut fast, &raw);
                     assert_eq!(&fast[6..], &general[..], "{raw:?}");
+                    let mut swar = b"prefix".to_vec();
+                    escape_json_text_swar(&mut swar, &raw);
+                    assert_eq!(swar, fast, "{raw:?}");
                     let text = String::from_utf8_lossy(&raw);
                     let mut token = String::new();
                     push_string_token(&mut token, &text);
@@ -920,6 +1061,35 @@ mod tests {
                         raw.iter().position(|&c| STRING_STOP[c as usize]).unwrap_or(raw.len())
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn the_fast_escapers_agree_on_dense_mixes() {
+        // Many special bytes per block, every length around the 8- and 16-byte steps.
+        let alphabet = [
+            b'"', b'\\', b'a', b'b', b' ', b'\n', b'\t', b'\r', b'{', 0xc3, 0xa9, b'"', b'\\',
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for len in 0..140 {
+            for _ in 0..40 {
+                let raw: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        alphabet[(seed % alphabet.len() as u64) as usize]
+                    })
+                    .collect();
+                let mut general = vec![7];
+                escape_into(&mut general, &raw);
+                let mut fast = vec![7];
+                escape_json_text(&mut fast, &raw);
+                let mut swar = vec![7];
+                escape_json_text_swar(&mut swar, &raw);
+                assert_eq!(fast, general, "{raw:?}");
+                assert_eq!(swar, general, "{raw:?}");
             }
         }
     }

@@ -80,9 +80,21 @@ fn event_text() -> impl Strategy<Value = String> {
             s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             members.swap(i, (s >> 33) as usize % (i + 1));
         }
+        // Mostly compact like real producers; sometimes whitespace around `:` and `,`.
+        let ws = |bits: u64| ["", "", "", "", "", " ", "\n ", "\t"][(bits & 7) as usize];
         let body: Vec<String> = members
             .iter()
-            .map(|(k, v)| format!("{}:{v}", serde_json::to_string(k).unwrap()))
+            .enumerate()
+            .map(|(i, (k, v))| {
+                let bits = s >> (i * 6 % 60);
+                format!(
+                    "{}{}:{}{v}{}",
+                    serde_json::to_string(k).unwrap(),
+                    ws(bits),
+                    ws(bits >> 3),
+                    ws(bits >> 1)
+                )
+            })
             .collect();
         format!("{{{}}}", body.join(","))
     })
@@ -256,6 +268,45 @@ proptest! {
             let uuid = ok["event_uuid"].as_str().unwrap().to_ascii_lowercase();
             prop_assert!(keys_seen.insert((uuid, ok["created_at"].as_u64().unwrap())), "no duplicate Ok");
         }
+    }
+
+    #[test]
+    fn payload_is_the_other_members_exactly_as_written(
+        extra in prop::collection::vec(("[a-z_]{1,6}|payload|event_type", json_text()), 0..6),
+        at in prop::collection::vec(any::<prop::sample::Index>(), 3),
+        spaces in prop::collection::vec(prop::sample::select(vec!["", "", "", " ", "\n\t", "\r\n "]), 40),
+    ) {
+        let mut members: Vec<(String, String)> = extra
+            .iter()
+            .map(|(k, v)| (serde_json::to_string(k).unwrap(), v.clone()))
+            .collect();
+        let expected = format!(
+            "{{{}}}",
+            members.iter().map(|(k, v)| format!("{k}:{v}")).collect::<Vec<_>>().join(",")
+        );
+        for (i, (k, v)) in [
+            ("\"event_uuid\"", "\"0f8fad5b-d9cb-469f-a165-70867728950e\""),
+            ("\"event_name\"", "\"a:b\""),
+            ("\"created_at\"", "1"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let pos = at[i].index(members.len() + 1);
+            members.insert(pos, (k.to_string(), v.to_string()));
+        }
+        let mut ws = spaces.iter().cycle();
+        let mut text = format!("{}{{", ws.next().unwrap());
+        for (i, (k, v)) in members.iter().enumerate() {
+            if i > 0 {
+                text.push_str(&format!("{},{}", ws.next().unwrap(), ws.next().unwrap()));
+            }
+            text.push_str(&format!("{k}{}:{}{v}", ws.next().unwrap(), ws.next().unwrap()));
+        }
+        text.push_str(&format!("{}}}{}", ws.next().unwrap(), ws.next().unwrap()));
+        let (out, _) = eventlake_transform::enrich(text.as_bytes()).unwrap();
+        let ok: Value = serde_json::from_slice(&out).unwrap();
+        prop_assert_eq!(ok["payload"].as_str().unwrap(), expected.as_str(), "{}", text);
     }
 
     #[test]
