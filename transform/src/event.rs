@@ -5,8 +5,6 @@
 //! "event_subtype":…,"payload":"{…}"}` and a newline, where `payload` holds every other
 //! top-level member byte-for-byte.
 
-use chrono::{DateTime, Datelike, Timelike};
-
 use crate::error::{Excerpt, Quoted, RangeHint, RecordError, RequiredField, MAX_CREATED_AT};
 use crate::json::{self, Member, ObjectScanError, StrSpan, ValueKind};
 
@@ -204,14 +202,9 @@ impl Enricher {
         let uuid_text = string_value(text, &uuid_m, RequiredField::EventUuid)?;
         let uuid = parse_uuid(&uuid_text).ok_or_else(|| RecordError::InvalidUuid(Quoted::new(&uuid_text)))?;
         let name = string_value(text, &name_m, RequiredField::EventName)?;
-        let mut segments = name.split(':');
-        if name.split(':').any(str::is_empty) {
-            return Err(RecordError::EmptySegment(Quoted::new(&name)));
-        }
-        let event_type = segments.next().unwrap_or_default();
+        let (event_type, event_subtype) = name_segments(&name)?;
         let facts_type =
             EventType::new(event_type).ok_or_else(|| RecordError::InvalidEventType(Quoted::new(event_type)))?;
-        let event_subtype = segments.next();
         let created_at = parse_created_at(text, &created_m)?;
         let (datetime, date) = utc_datetime(created_at);
 
@@ -294,6 +287,28 @@ pub fn partition_keys(event_type: &str, created_at: u64) -> PartitionKeys {
         event_type: event_type.to_string(),
         created_date: String::from_utf8_lossy(&date).into_owned(),
     }
+}
+
+/// The first two `:`-separated segments of `event_name` (the second, if any); no segment
+/// may be empty.
+fn name_segments(name: &str) -> Result<(&str, Option<&str>), RecordError> {
+    let b = name.as_bytes();
+    let mut colons = memchr::memchr_iter(b':', b);
+    let first = colons.next();
+    let second = first.and_then(|_| colons.next());
+    // Empty segments: at either end, or two colons in a row anywhere.
+    let empty = b.is_empty()
+        || b[0] == b':'
+        || b[b.len() - 1] == b':'
+        || first.is_some_and(|_| memchr::memmem::find(b, b"::").is_some());
+    if empty {
+        return Err(RecordError::EmptySegment(Quoted::new(name)));
+    }
+    Ok(match (first, second) {
+        (None, _) => (name, None),
+        (Some(i), None) => (&name[..i], Some(&name[i + 1..])),
+        (Some(i), Some(j)) => (&name[..i], Some(&name[i + 1..j])),
+    })
 }
 
 fn required_field(text: &str, key: StrSpan) -> Option<RequiredField> {
@@ -412,25 +427,34 @@ fn parse_created_at(text: &str, m: &Member) -> Result<u64, RecordError> {
 }
 
 /// `created_at` as `YYYY-MM-DDTHH:MM:SSZ` and `YYYY-MM-DD` (UTC). `secs` must be at most
-/// [`MAX_CREATED_AT`].
+/// [`MAX_CREATED_AT`]. The date from the day number by Howard Hinnant's `civil_from_days`
+/// (exact for the proleptic Gregorian calendar; checked against chrono in the tests).
 pub fn utc_datetime(secs: u64) -> ([u8; 20], [u8; 10]) {
-    let dt = i64::try_from(secs)
-        .ok()
-        .and_then(|s| DateTime::from_timestamp(s, 0))
-        .unwrap_or_default();
+    let secs = secs.min(MAX_CREATED_AT);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Days are counted from 0000-03-01, so that the leap day ends each 4-year cycle.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
     let mut t = *b"0000-00-00T00:00:00Z";
-    let put = |buf: &mut [u8], at: usize, width: usize, mut v: u32| {
+    let put = |buf: &mut [u8], at: usize, width: usize, mut v: u64| {
         for i in (0..width).rev() {
             buf[at + i] = b'0' + (v % 10) as u8;
             v /= 10;
         }
     };
-    put(&mut t, 0, 4, dt.year().unsigned_abs());
-    put(&mut t, 5, 2, dt.month());
-    put(&mut t, 8, 2, dt.day());
-    put(&mut t, 11, 2, dt.hour());
-    put(&mut t, 14, 2, dt.minute());
-    put(&mut t, 17, 2, dt.second());
+    put(&mut t, 0, 4, year);
+    put(&mut t, 5, 2, month);
+    put(&mut t, 8, 2, day);
+    put(&mut t, 11, 2, rem / 3_600);
+    put(&mut t, 14, 2, rem % 3_600 / 60);
+    put(&mut t, 17, 2, rem % 60);
     let mut d = [0u8; 10];
     d.copy_from_slice(&t[..10]);
     (t, d)
@@ -533,6 +557,9 @@ mod tests {
         assert!(e("42", "\"a\"").contains("event_uuid must be a JSON string, found a JSON number"));
         assert!(e(uuid, "\"a::b\"").contains("empty segment"));
         assert!(e(uuid, "\"a:\"").contains("empty segment"));
+        assert!(e(uuid, "\":a\"").contains("empty segment"));
+        assert!(e(uuid, "\"a:b:c::d\"").contains("empty segment"));
+        assert!(e(uuid, "\":\"").contains("empty segment"));
         assert!(e(uuid, "\"\"").contains("empty segment"));
         assert!(e(uuid, "\"Payment:x\"").contains("event_type \"Payment\""));
         assert!(e(uuid, "null").contains("event_name must be a JSON string, found JSON null"));
@@ -581,6 +608,35 @@ mod tests {
         assert_eq!(a, parse_uuid("0F8FAD5B-D9CB-469F-A165-70867728950E"));
         assert_eq!(parse_uuid("0f8fad5b-d9cb-469f-a165-70867728950"), None);
         assert_eq!(parse_uuid("0f8fad5b-d9cb-469f-a165-70867728950g"), None);
+    }
+
+    #[test]
+    fn datetimes_agree_with_chrono() {
+        let chrono_text = |secs: u64| {
+            chrono::DateTime::from_timestamp(secs as i64, 0)
+                .unwrap()
+                .format("%Y-%m-%dT%H:%M:%SZ")
+                .to_string()
+        };
+        let mut secs: Vec<u64> = vec![0, 59, 86_399, 86_400, 951_782_400, 4_107_542_399, MAX_CREATED_AT];
+        // Every day boundary of the leap-year cycles around 1900, 2000 and 2100, then samples.
+        for year_start in [-2_208_988_800i64, 946_684_800, 4_102_444_800] {
+            for day in -800..800 {
+                secs.push((year_start + day * 86_400).max(0) as u64);
+            }
+        }
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            secs.push(x % (MAX_CREATED_AT + 1));
+        }
+        for s in secs {
+            let (t, d) = utc_datetime(s);
+            assert_eq!(std::str::from_utf8(&t).unwrap(), chrono_text(s), "{s}");
+            assert_eq!(&t[..10], &d);
+        }
     }
 
     #[test]
