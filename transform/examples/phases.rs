@@ -1,6 +1,7 @@
 //! Times the stages of one invocation separately, for profiling (docs/performance.md):
 //! `cargo run --release -p eventlake-transform --example phases` after `just bench`.
-//! `--handler` loops the whole handler (for `perf record`); `--enrich-only` loops `enrich`.
+//! `--handler` loops the whole handler (for `perf record`), `--envelope` the envelope reader,
+//! `--enrich-only` `enrich`.
 /// The same allocator as the Lambda binary, so the numbers are the Lambda's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -33,6 +34,12 @@ fn main() {
                 out.clear();
                 let _ = std::hint::black_box(enricher.enrich(e, &mut out));
             }
+        }
+        return;
+    }
+    if std::env::args().any(|a| a == "--envelope") {
+        for _ in 0..1000 {
+            std::hint::black_box(parse_invocation(&body).unwrap());
         }
         return;
     }
