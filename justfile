@@ -72,6 +72,7 @@ smoke stage="dev":
 # against kinesalite vs a one-call-at-a-time baseline; see docs/performance.md
 bench events="1000000": rust-test-deps
     cargo bench --locked -p eventlake-transform --bench transform
+    cargo bench --locked -p eventlake-transform --bench transform --no-default-features
     cargo build --locked --release -p eventlake
     python3 bench/replay_bench.py target/release/eventlake {{events}}
     python3 bench/produce_bench.py target/release/eventlake 100000

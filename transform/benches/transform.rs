@@ -201,8 +201,13 @@ fn main() {
     );
 
     let row = |name: &str, s: f64, mbps: f64| println!("{name:<34} {:>10.2} ms {:>10.1} MB/s", s * 1e3, mbps);
+    let code = if cfg!(all(feature = "simd", target_arch = "x86_64")) {
+        "x86-64 SIMD"
+    } else {
+        "portable code, as on arm64"
+    };
     println!(
-        "\ntransform: one invocation, {records} records, {:.2} MB of events (mean {} B), response {:.2} MB",
+        "\ntransform ({code}): one invocation, {records} records, {:.2} MB of events (mean {} B), response {:.2} MB",
         event_bytes as f64 / 1e6,
         event_bytes / records,
         wire_len as f64 / 1e6
@@ -240,7 +245,11 @@ fn main() {
         "python_ms": py_s * 1e3, "python_mb_per_s": py_mbps, "speedup": speedup, "peak_rss_mb_6mb_invocation": rss,
     });
     std::fs::write(
-        out_dir.join("transform.json"),
+        out_dir.join(if cfg!(feature = "simd") {
+            "transform.json"
+        } else {
+            "transform-portable.json"
+        }),
         serde_json::to_string_pretty(&report).unwrap(),
     )
     .unwrap();

@@ -457,7 +457,7 @@ impl<'a> Scanner<'a> {
 /// time elsewhere.
 #[inline]
 fn skip_plain(b: &[u8], mut p: usize) -> usize {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(feature = "simd", target_arch = "x86_64"))]
     {
         if p + 16 <= b.len() {
             let block: &[u8; 16] = b[p..p + 16].try_into().expect("16 bytes");
@@ -495,7 +495,7 @@ fn skip_plain(b: &[u8], mut p: usize) -> usize {
 }
 
 /// AVX2 scanning of long string runs.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(feature = "simd", target_arch = "x86_64"))]
 mod avx2 {
     use std::arch::x86_64::{
         __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_max_epu8, _mm256_movemask_epi8, _mm256_or_si256,
@@ -534,7 +534,7 @@ mod avx2 {
 }
 
 /// SSE2 classification of 16 bytes.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(feature = "simd", target_arch = "x86_64"))]
 mod sse2 {
     use std::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
@@ -760,7 +760,7 @@ pub fn escape_into(out: &mut Vec<u8>, raw: &[u8]) {
 /// ([`ssse3`]); elsewhere eight at a time. Same bytes as [`escape_into`].
 #[inline]
 pub fn escape_json_text(out: &mut Vec<u8>, raw: &[u8]) {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(feature = "simd", target_arch = "x86_64"))]
     if std::arch::is_x86_feature_detected!("ssse3") {
         if ssse3::escape_json_text(out, raw) {
             return;
@@ -821,7 +821,7 @@ pub fn escape_json_text_swar(out: &mut Vec<u8>, raw: &[u8]) {
 /// JSON-text escaping with SSSE3: each half of a 16-byte block is spread over its output
 /// positions by one byte shuffle, a backslash going in front of every `"` and `\`, so the
 /// cost does not depend on how many bytes need escaping (event payloads have one every ~7).
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(feature = "simd", target_arch = "x86_64"))]
 mod ssse3 {
     use std::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
