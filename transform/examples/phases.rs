@@ -1,7 +1,7 @@
 //! Times the stages of one invocation separately, for profiling (docs/performance.md):
 //! `cargo run --release -p eventlake-transform --example phases` after `just bench`.
 //! `--handler` loops the whole handler (for `perf record`), `--envelope` the envelope reader,
-//! `--enrich-only` `enrich`.
+//! `--records` the record path (`transform_into`), `--enrich-only` `enrich`.
 /// The same allocator as the Lambda binary, so the numbers are the Lambda's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -40,6 +40,15 @@ fn main() {
     if std::env::args().any(|a| a == "--envelope") {
         for _ in 0..1000 {
             std::hint::black_box(parse_invocation(&body).unwrap());
+        }
+        return;
+    }
+    if std::env::args().any(|a| a == "--records") {
+        let mut transformer = Transformer::new();
+        for _ in 0..300 {
+            transformer
+                .transform_into(&inv, RESPONSE_LIMIT_BYTES, &mut response)
+                .unwrap();
         }
         return;
     }

@@ -18,9 +18,10 @@ pub struct EventKey {
     pub created_at: u64,
 }
 
-/// Hashes [`EventKey`]s for the per-invocation duplicate set. The keys come from one batch of
-/// producer-made UUIDs (not attacker-chosen hash inputs against a long-lived table), and UUID
-/// bits are already well mixed, so a multiply-xor is enough and much cheaper than SipHash.
+/// Hashes [`EventKey`]s for the per-invocation duplicate set (and the catalog's event-type
+/// names). The keys come from one batch of producer-made UUIDs (not attacker-chosen hash
+/// inputs against a long-lived table), and UUID bits are already well mixed, so a
+/// multiply-xor is enough and much cheaper than SipHash.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EventKeyHasher;
 
