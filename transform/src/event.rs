@@ -294,14 +294,19 @@ pub fn partition_keys(event_type: &str, created_at: u64) -> PartitionKeys {
 /// may be empty.
 fn name_segments(name: &str) -> Result<(&str, Option<&str>), RecordError> {
     let b = name.as_bytes();
-    let mut colons = memchr::memchr_iter(b':', b);
-    let first = colons.next();
-    let second = first.and_then(|_| colons.next());
+    let (mut first, mut second) = (None, None);
     // Empty segments: at either end, or two colons in a row anywhere.
-    let empty = b.is_empty()
-        || b[0] == b':'
-        || b[b.len() - 1] == b':'
-        || first.is_some_and(|_| memchr::memmem::find(b, b"::").is_some());
+    let mut empty = b.first().is_none_or(|&c| c == b':') || b.last() == Some(&b':');
+    for (i, &c) in b.iter().enumerate() {
+        if c == b':' {
+            empty |= i > 0 && b[i - 1] == b':';
+            if first.is_none() {
+                first = Some(i);
+            } else if second.is_none() {
+                second = Some(i);
+            }
+        }
+    }
     if empty {
         return Err(RecordError::EmptySegment(Quoted::new(name)));
     }
@@ -329,15 +334,11 @@ fn required_field(text: &str, key: StrSpan) -> Option<RequiredField> {
 
 /// Writes a string value: as written when it has no escapes, else its decoded value.
 fn write_value(out: &mut Vec<u8>, text: &str, m: &Member, decoded: &str) {
-    if is_escaped(text, m) {
+    if m.escaped {
         json::write_string(out, decoded);
     } else {
         out.extend_from_slice(&text.as_bytes()[m.value_start..m.value_end]);
     }
-}
-
-fn is_escaped(text: &str, m: &Member) -> bool {
-    text.as_bytes()[m.value_start..m.value_end].contains(&b'\\')
 }
 
 fn string_value<'t>(text: &'t str, m: &Member, field: RequiredField) -> Result<std::borrow::Cow<'t, str>, RecordError> {
@@ -349,7 +350,7 @@ fn string_value<'t>(text: &'t str, m: &Member, field: RequiredField) -> Result<s
         });
     }
     let token = &text[m.value_start..m.value_end];
-    Ok(if is_escaped(text, m) {
+    Ok(if m.escaped {
         json::decode_string(token).into()
     } else {
         token[1..token.len() - 1].into()
@@ -378,17 +379,20 @@ pub fn parse_uuid(s: &str) -> Option<u128> {
     if b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
         return None;
     }
-    let (mut v, mut bad) = (0u128, 0u8);
-    for (i, &c) in b.iter().enumerate() {
-        if matches!(i, 8 | 13 | 18 | 23) {
-            continue;
+    // The 32 digits as two 64-bit halves (cheaper shifts than one u128).
+    let (mut halves, mut bad) = ([0u64; 2], 0u8);
+    let groups: [&[u8]; 5] = [&b[0..8], &b[9..13], &b[14..18], &b[19..23], &b[24..36]];
+    let mut n = 0;
+    for group in groups {
+        for &c in group {
+            let d = HEX[usize::from(c)];
+            bad |= d;
+            halves[n / 16] = halves[n / 16] << 4 | u64::from(d & 0x0f);
+            n += 1;
         }
-        let d = HEX[usize::from(c)];
-        bad |= d;
-        v = v << 4 | u128::from(d & 0x0f);
     }
     // Any invalid digit sets the high bits of `bad`; valid digits never do.
-    (bad & 0xf0 == 0).then_some(v)
+    (bad & 0xf0 == 0).then_some(u128::from(halves[0]) << 64 | u128::from(halves[1]))
 }
 
 fn parse_created_at(text: &str, m: &Member) -> Result<u64, RecordError> {

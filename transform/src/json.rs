@@ -135,6 +135,8 @@ pub struct Member {
     pub kind: ValueKind,
     /// For numbers: whether it has a fraction or an exponent.
     pub non_integer: bool,
+    /// For strings: whether it has a backslash escape.
+    pub escaped: bool,
 }
 
 /// Byte classes for string scanning: 1 = ends the fast run (`"`, `\`, control character).
@@ -364,12 +366,14 @@ impl<'a> Scanner<'a> {
 
     /// Parses one value of any kind at the current position (no leading whitespace), allowing
     /// `depth_budget` nested containers. Iterative: nesting costs a bit per level, not stack.
+    /// Returns the kind and, for a number, whether it has a fraction or exponent; for a
+    /// string, whether it has an escape.
     pub(crate) fn value(&mut self, depth_budget: usize) -> Result<(ValueKind, bool), JsonError> {
         // Bit i of `stack` is 1 when container i (0 = outermost) is an object.
         let mut stack: u128 = 0;
         let mut depth: usize = 0;
         let mut first_kind = None;
-        let mut non_integer = false;
+        let mut flag = false;
         loop {
             // Expect a value.
             let kind = match self.peek() {
@@ -401,13 +405,16 @@ impl<'a> Scanner<'a> {
                     kind
                 }
                 Some(b'"') => {
-                    self.string()?;
+                    let span = self.string()?;
+                    if first_kind.is_none() {
+                        flag = span.escaped;
+                    }
                     ValueKind::String
                 }
                 Some(b'-' | b'0'..=b'9') => {
                     let frac = self.number()?;
                     if first_kind.is_none() {
-                        non_integer = frac;
+                        flag = frac;
                     }
                     ValueKind::Number
                 }
@@ -429,7 +436,7 @@ impl<'a> Scanner<'a> {
             // After a value: close containers or move to the next element.
             loop {
                 if depth == 0 {
-                    return Ok((first_kind.unwrap_or(kind), non_integer));
+                    return Ok((first_kind.unwrap_or(kind), flag));
                 }
                 self.skip_ws();
                 let in_obj = stack & (1u128 << (depth - 1)) != 0;
@@ -632,13 +639,14 @@ pub fn scan_object<E>(
         loop {
             let key = s.key_colon().map_err(ObjectScanError::Json)?;
             let value_start = s.pos;
-            let (kind, non_integer) = s.value(MAX_DEPTH - 1).map_err(ObjectScanError::Json)?;
+            let (kind, flag) = s.value(MAX_DEPTH - 1).map_err(ObjectScanError::Json)?;
             on_member(Member {
                 key,
                 value_start,
                 value_end: s.pos,
                 kind,
-                non_integer,
+                non_integer: kind == ValueKind::Number && flag,
+                escaped: kind == ValueKind::String && flag,
             })
             .map_err(ObjectScanError::Member)?;
             s.skip_ws();
