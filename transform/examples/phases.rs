@@ -53,7 +53,9 @@ fn main() {
         return;
     }
     if std::env::args().any(|a| a == "--handler") {
-        for _ in 0..300 {
+        // An iteration count may follow (e.g. 3 under `valgrind --tool=callgrind`).
+        let n = std::env::args().next_back().and_then(|a| a.parse().ok()).unwrap_or(300);
+        for _ in 0..n {
             handler
                 .handle_body(body.as_bytes(), &mut response, &mut std::io::sink())
                 .unwrap();

@@ -204,7 +204,7 @@ impl Enricher {
         let uuid = parse_uuid(&uuid_text).ok_or_else(|| RecordError::InvalidUuid(Quoted::new(&uuid_text)))?;
         let name = string_value(text, &name_m, RequiredField::EventName)?;
         let (event_type, event_subtype) = name_segments(&name)?;
-        let facts_type =
+        let checked_type =
             EventType::new(event_type).ok_or_else(|| RecordError::InvalidEventType(Quoted::new(event_type)))?;
         let created_at = parse_created_at(text, &created_m)?;
         let (datetime, date) = utc_datetime(created_at);
@@ -267,7 +267,7 @@ impl Enricher {
 
         Ok(EventFacts {
             key: EventKey { uuid, created_at },
-            event_type: facts_type,
+            event_type: checked_type,
             created_date: date,
         })
     }

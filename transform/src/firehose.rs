@@ -1,11 +1,13 @@
-//! The Firehose data-transformation adapter: the invocation and response wire types and the
-//! batch loop around [`Enricher`](crate::Enricher).
+//! The Firehose data-transformation adapter: the invocation and response wire types, the
+//! envelope reader and the batch loop around [`Enricher`](crate::Enricher), which writes the
+//! response text directly.
 //!
 //! Wire format: <https://docs.aws.amazon.com/firehose/latest/dev/data-transformation.html>.
 //! The input types read `data` as text and decode it per record, so one record with bad
 //! base64 fails alone instead of failing the whole invocation (as a typed `Base64Data` field
-//! would). They deserialize owned (`Cow::Owned`), so the Lambda runtime parses the body once,
-//! straight into them. Tests check that both types stay compatible with `aws_lambda_events`.
+//! would). [`parse_invocation`] borrows their strings from the body; with serde they
+//! deserialize owned (`Cow::Owned`), as lambda_runtime's own handler path needs. Tests check
+//! that the types stay compatible with `aws_lambda_events`.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
