@@ -182,8 +182,9 @@ impl<'a> Scanner<'a> {
 
     #[inline]
     pub(crate) fn skip_ws(&mut self) {
+        // Compact JSON has no whitespace: one comparison settles the common case.
         while let Some(&c) = self.b.get(self.pos) {
-            if c == b' ' || c == b'\n' || c == b'\r' || c == b'\t' {
+            if c <= b' ' && (c == b' ' || c == b'\n' || c == b'\r' || c == b'\t') {
                 self.pos += 1;
             } else {
                 break;
