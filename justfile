@@ -133,6 +133,7 @@ fmt-check:
 # Lint: clippy with warnings as errors
 lint:
     cargo clippy --workspace --all-targets --locked -- -D warnings
+    cargo clippy --locked -p eventlake-transform -p eventlake-tests --all-targets --no-default-features -- -D warnings
 
 # What CI runs
 ci: test
