@@ -125,11 +125,7 @@ impl EventFacts {
     pub fn info(&self) -> EventInfo {
         EventInfo {
             key: self.key,
-            partition_keys: PartitionKeys {
-                event_type: self.event_type.as_str().to_string(),
-                // The date is ASCII digits and dashes.
-                created_date: String::from_utf8_lossy(&self.created_date).into_owned(),
-            },
+            partition_keys: partition_keys(self.event_type.as_str(), self.key.created_at),
         }
     }
 }
@@ -233,35 +229,31 @@ impl Enricher {
         // so (no whitespace around `:` and `,`, no required field in between), the whole run
         // is escaped in one call.
         let bytes = text.as_bytes();
+        // A compact run of members not written yet: `start..end` of the input.
         let mut run: Option<(usize, usize)> = None;
-        for m in &self.members {
+        for (i, m) in self.members.iter().enumerate() {
             let compact = m.value_start == m.key.end + 1;
-            run = match run {
-                Some((start, end)) if compact && m.key.start == end + 1 => Some((start, m.value_end)),
-                _ => {
-                    if let Some((start, end)) = run {
-                        json::escape_json_text(out, &bytes[start..end]);
-                        out.push(b',');
-                    }
-                    if compact {
-                        Some((m.key.start, m.value_end))
-                    } else {
-                        json::escape_json_text(out, &bytes[m.key.start..m.key.end]);
-                        out.push(b':');
-                        json::escape_json_text(out, raw(m));
-                        out.push(b',');
-                        None
-                    }
+            if let Some((start, end)) = run {
+                if compact && m.key.start == end + 1 {
+                    run = Some((start, m.value_end));
+                    continue;
                 }
-            };
-        }
-        match run {
-            Some((start, end)) => json::escape_json_text(out, &bytes[start..end]),
-            // Drop the comma after the last member written one by one.
-            None if !self.members.is_empty() => {
-                out.pop();
+                json::escape_json_text(out, &bytes[start..end]);
+                run = None;
             }
-            None => {}
+            if i > 0 {
+                out.push(b',');
+            }
+            if compact {
+                run = Some((m.key.start, m.value_end));
+            } else {
+                json::escape_json_text(out, &bytes[m.key.start..m.key.end]);
+                out.push(b':');
+                json::escape_json_text(out, raw(m));
+            }
+        }
+        if let Some((start, end)) = run {
+            json::escape_json_text(out, &bytes[start..end]);
         }
         out.extend_from_slice(b"}\"}\n");
 

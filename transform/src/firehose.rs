@@ -18,7 +18,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{InvocationError, RecordError};
-use crate::event::{Enricher, EventFacts, EventKey, EventKeyHasher, PartitionKeys};
+use crate::event::{Enricher, EventKey, EventKeyHasher, PartitionKeys};
 use crate::json::{self, Scanner, ValueKind};
 
 /// Lambda's limit on a synchronous response payload (6 MB).
@@ -250,17 +250,8 @@ fn read_records<'a>(s: &mut Scanner<'_>, body: &'a str) -> Option<Vec<InputRecor
             record_id: id?,
             data: data.unwrap_or_default(),
         });
-        s.skip_ws();
-        match s.peek()? {
-            b',' => {
-                s.pos += 1;
-                s.skip_ws();
-            }
-            b']' => {
-                s.pos += 1;
-                return Some(records);
-            }
-            _ => return None,
+        if !next_item(s, b']')? {
+            return Some(records);
         }
     }
 }
@@ -287,19 +278,26 @@ fn object_members<'b>(
             return None;
         }
         member(s, &body[key.start + 1..key.end - 1])?;
-        s.skip_ws();
-        match s.peek()? {
-            b',' => {
-                s.pos += 1;
-                s.skip_ws();
-            }
-            b'}' => {
-                s.pos += 1;
-                return Some(());
-            }
-            _ => return None,
+        if !next_item(s, b'}')? {
+            return Some(());
         }
     }
+}
+
+/// After an array element or object member: `Some(true)` past a `,` (another follows),
+/// `Some(false)` past the container's `close`, `None` for anything else.
+fn next_item(s: &mut Scanner<'_>, close: u8) -> Option<bool> {
+    s.skip_ws();
+    let more = match s.peek()? {
+        b',' => true,
+        c if c == close => false,
+        _ => return None,
+    };
+    s.pos += 1;
+    if more {
+        s.skip_ws();
+    }
+    Some(more)
 }
 
 /// Stores a field's value; `None` when it was already set (serde_json refuses duplicates).
@@ -419,7 +417,7 @@ impl Transformer {
                     if !is_known_event_type(event_type) {
                         *report.unknown_event_types.entry(event_type.to_string()).or_insert(0) += 1;
                     }
-                    write_ok(out, &rec.record_id, &self.enriched, &facts);
+                    write_ok(out, &rec.record_id, &self.enriched, event_type, &facts.created_date);
                     (RecordResult::Ok, self.enriched.len())
                 }
                 Err(error) => {
@@ -503,16 +501,16 @@ impl Transformer {
 }
 
 /// Writes an `Ok` record: the output base64-encoded in place, then its partition keys.
-fn write_ok(out: &mut Vec<u8>, record_id: &str, output: &[u8], facts: &EventFacts) {
+fn write_ok(out: &mut Vec<u8>, record_id: &str, output: &[u8], event_type: &str, created_date: &[u8; 10]) {
     out.extend_from_slice(b"{\"recordId\":");
     json::write_string(out, record_id);
     out.extend_from_slice(b",\"result\":\"Ok\",\"data\":\"");
     base64_simd::STANDARD.encode_append(output, out);
     // Event types are `[a-z0-9_-]` and dates digits and dashes: nothing to escape.
     out.extend_from_slice(b"\",\"metadata\":{\"partitionKeys\":{\"event_type\":\"");
-    out.extend_from_slice(facts.event_type.as_str().as_bytes());
+    out.extend_from_slice(event_type.as_bytes());
     out.extend_from_slice(b"\",\"created_date\":\"");
-    out.extend_from_slice(&facts.created_date);
+    out.extend_from_slice(created_date);
     out.extend_from_slice(b"\"}}}");
 }
 

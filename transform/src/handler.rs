@@ -59,6 +59,11 @@ impl Handler {
         }
     }
 
+    /// The settings it answers with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// Handles one invocation given as its request body: reads the envelope, transforms every
     /// record, logs rejections, writes the EMF metrics to `metrics` (stdout in Lambda, where
     /// CloudWatch picks them up) and the response JSON to `response`.

@@ -473,11 +473,8 @@ fn skip_plain(b: &[u8], mut p: usize) -> usize {
     #[cfg(all(feature = "simd", target_arch = "x86_64"))]
     {
         if p + 16 <= b.len() {
-            let block: &[u8; 16] = b[p..p + 16].try_into().expect("16 bytes");
-            // SAFETY: SSE2 is part of the x86-64 baseline, which every build of this target has.
-            let stops = unsafe { sse2::string_stops(block) };
-            if stops != 0 {
-                return p + stops.trailing_zeros() as usize;
+            if let Some(stop) = sse2::first_stop(b, p) {
+                return stop;
             }
             p += 16;
             // A long run (base64 data, text): 64 bytes a step with AVX2 where the CPU has it.
@@ -490,11 +487,8 @@ fn skip_plain(b: &[u8], mut p: usize) -> usize {
             }
         }
         while p + 16 <= b.len() {
-            let block: &[u8; 16] = b[p..p + 16].try_into().expect("16 bytes");
-            // SAFETY: SSE2 is part of the x86-64 baseline, which every build of this target has.
-            let stops = unsafe { sse2::string_stops(block) };
-            if stops != 0 {
-                return p + stops.trailing_zeros() as usize;
+            if let Some(stop) = sse2::first_stop(b, p) {
+                return stop;
             }
             p += 16;
         }
@@ -558,10 +552,20 @@ mod sse2 {
         __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
     };
 
+    /// The first `"`, `\` or control character among the 16 bytes at `p`
+    /// (`p + 16 <= b.len()`), if any.
+    #[inline]
+    pub(super) fn first_stop(b: &[u8], p: usize) -> Option<usize> {
+        let block: &[u8; 16] = b[p..p + 16].try_into().expect("16 bytes");
+        // SAFETY: SSE2 is part of the x86-64 baseline, which every build of this target has.
+        let stops = unsafe { string_stops(block) };
+        (stops != 0).then(|| p + stops.trailing_zeros() as usize)
+    }
+
     /// Bit i is set when byte i of `block` is `"`, `\` or a control character.
     #[inline]
     #[target_feature(enable = "sse2")]
-    pub(super) fn string_stops(block: &[u8; 16]) -> u32 {
+    fn string_stops(block: &[u8; 16]) -> u32 {
         // SAFETY: the load reads exactly the 16 bytes of `block`.
         let v = unsafe { _mm_loadu_si128(block.as_ptr().cast::<__m128i>()) };
         let below_space = _mm_set1_epi8(0x1f);

@@ -48,7 +48,6 @@ impl<S> Layer<S> for FirehoseLayer {
     fn layer(&self, inner: S) -> FirehoseService<S> {
         FirehoseService {
             inner,
-            config: self.config.clone(),
             handler: Handler::new(self.config.clone()),
             client: Arc::new(PooledClient::builder().build()),
             buffers: ResponseBuffers::default(),
@@ -59,7 +58,6 @@ impl<S> Layer<S> for FirehoseLayer {
 /// Answers Firehose invocations from their bytes; passes anything else to `inner`.
 pub struct FirehoseService<S> {
     inner: S,
-    config: Config,
     handler: Handler,
     client: Arc<PooledClient>,
     buffers: ResponseBuffers,
@@ -101,7 +99,7 @@ where
             Err(_) => {
                 // The standard path runs the same code and reports the panic on /error.
                 tracing::error!("The transform panicked; passing the invocation to the standard handler path.");
-                self.handler = Handler::new(self.config.clone());
+                self.handler = Handler::new(self.handler.config().clone());
                 Box::pin(self.inner.call(invocation))
             }
         }
