@@ -17,36 +17,52 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_kinesis::types::ShardIteratorType;
 
-/// kinesalite on a free loopback port (in-memory), stopped on drop.
+/// kinesalite in memory on a loopback port it picks itself (`serve.js` prints it), stopped on
+/// drop. Its stderr goes to a file; if it died during a test, drop prints why.
 struct Kinesalite {
     child: Child,
     port: u16,
+    log: PathBuf,
+    /// Held open so a stray write to stdout cannot fail with a closed pipe.
+    _stdout: BufReader<std::process::ChildStdout>,
 }
 
 impl Kinesalite {
     fn start() -> Kinesalite {
-        let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kinesalite/node_modules/.bin/kinesalite");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kinesalite");
         assert!(
-            bin.exists(),
+            dir.join("node_modules/kinesalite").exists(),
             "{} is missing: run `just rust-test-deps` (npm ci in cli/tests/kinesalite)",
-            bin.display()
+            dir.join("node_modules/kinesalite").display()
         );
-        let port = free_port();
-        let child = Command::new(&bin)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--shardLimit",
-                "50",
-                "--createStreamMs",
-                "0",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+        static STARTED: AtomicU64 = AtomicU64::new(0);
+        let log = std::env::temp_dir().join(format!(
+            "eventlake-kinesalite-{}-{}.log",
+            std::process::id(),
+            STARTED.fetch_add(1, Ordering::Relaxed)
+        ));
+        let mut child = Command::new("node")
+            .arg(dir.join("serve.js"))
+            .current_dir(&dir)
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        wait_for_port(port);
-        Kinesalite { child, port }
+            .unwrap_or_else(|e| panic!("cannot start node {}: {e}", dir.join("serve.js").display()));
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut first_line = String::new();
+        stdout.read_line(&mut first_line).unwrap();
+        let port = first_line.trim().parse().unwrap_or_else(|_| {
+            panic!(
+                "kinesalite did not start: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )
+        });
+        Kinesalite {
+            child,
+            port,
+            log,
+            _stdout: stdout,
+        }
     }
 
     fn endpoint(&self) -> String {
@@ -56,8 +72,16 @@ impl Kinesalite {
 
 impl Drop for Kinesalite {
     fn drop(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            eprintln!(
+                "kinesalite on port {} had stopped ({status}) before the test ended; its stderr:\n{}",
+                self.port,
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
     }
 }
 
@@ -68,14 +92,6 @@ fn loopback(port: u16) -> String {
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn wait_for_port(port: u16) {
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(30), "nothing listens on {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -188,11 +204,13 @@ fn command(dir: &Path) -> Command {
 
 fn eventlake(args: &[&str], dir: &Path) -> Output {
     let out = command(dir).args(args).output().unwrap();
+    let failed = std::fs::read_to_string(dir.join("eventlake-produce-failed.jsonl")).unwrap_or_default();
     eprintln!(
-        "eventlake {}\n--- stdout\n{}--- stderr\n{}",
+        "eventlake {}\n--- stdout\n{}--- stderr\n{}--- failed events (first 3)\n{}",
         args.join(" "),
         String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        String::from_utf8_lossy(&out.stderr),
+        failed.lines().take(3).collect::<Vec<_>>().join("\n")
     );
     out
 }

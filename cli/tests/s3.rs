@@ -3,18 +3,19 @@
 //! exactly what a local replay of the same input writes, key layout included.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use eventlake::generate::{GenerateOptions, Generator};
 use eventlake_glue_schema::Catalog;
 use object_store::aws::AmazonS3Builder;
 use object_store::{ObjectStore, ObjectStoreExt};
 
-/// moto's S3 server on a free loopback port, stopped on drop.
+/// moto's S3 server on a loopback port it picks itself (`-p 0`; the port is read from the
+/// line it prints), stopped on drop.
 struct Moto {
     child: Child,
     endpoint: String,
@@ -23,23 +24,28 @@ struct Moto {
 
 impl Moto {
     fn start() -> Moto {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let mut child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", "0"])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| {
                 panic!("cannot start moto_server ({e}): install it with pip install \"moto[server]==5.2.5\" (just test does)")
             });
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "moto_server did not listen on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        // moto logs every request on stderr: a thread reads it all, passing on the port.
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                if let Some(port) = line.split("Running on http://127.0.0.1:").nth(1) {
+                    let _ = port_tx.send(port.trim().parse::<u16>());
+                }
+            }
+        });
+        let port = port_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("moto_server printed no `Running on http://127.0.0.1:PORT` line within 60 s")
+            .expect("moto_server printed a port");
         Moto {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
