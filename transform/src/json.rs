@@ -291,12 +291,7 @@ impl<'a> Scanner<'a> {
         }
         match b.get(p) {
             Some(b'0') => p += 1,
-            Some(b'1'..=b'9') => {
-                p += 1;
-                while matches!(b.get(p), Some(b'0'..=b'9')) {
-                    p += 1;
-                }
-            }
+            Some(b'1'..=b'9') => p = skip_digits(b, p + 1),
             _ => {
                 return Err(JsonError {
                     offset: start,
@@ -309,9 +304,7 @@ impl<'a> Scanner<'a> {
             non_integer = true;
             p += 1;
             let digits = p;
-            while matches!(b.get(p), Some(b'0'..=b'9')) {
-                p += 1;
-            }
+            p = skip_digits(b, p);
             if p == digits {
                 return Err(JsonError {
                     offset: start,
@@ -326,9 +319,7 @@ impl<'a> Scanner<'a> {
                 p += 1;
             }
             let digits = p;
-            while matches!(b.get(p), Some(b'0'..=b'9')) {
-                p += 1;
-            }
+            p = skip_digits(b, p);
             if p == digits {
                 return Err(JsonError {
                     offset: start,
@@ -356,9 +347,12 @@ impl<'a> Scanner<'a> {
             return Err(self.unexpected("a string key"));
         }
         let key = self.string()?;
-        self.skip_ws();
+        // Compact JSON: `:` right after the key.
         if self.peek() != Some(b':') {
-            return Err(self.unexpected("':'"));
+            self.skip_ws();
+            if self.peek() != Some(b':') {
+                return Err(self.unexpected("':'"));
+            }
         }
         self.pos += 1;
         self.skip_ws();
@@ -580,6 +574,29 @@ mod sse2 {
     }
 }
 
+/// The first position at or after `p` that is not an ASCII digit, eight bytes a step.
+#[inline]
+fn skip_digits(b: &[u8], mut p: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    while let Some(chunk) = b.get(p..p + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        // A byte is a digit when its high nibble is 3, also after adding 6 (0x30..=0x39).
+        // Adding 6 carries into the next byte only from 0xFA..=0xFF, itself not a digit, so
+        // the lowest non-zero byte of `other` is exact.
+        let high = ONES * 0xF0;
+        let other = ((w & high) ^ (ONES * 0x30)) | ((w.wrapping_add(ONES * 6) & high) ^ (ONES * 0x30));
+        if other != 0 {
+            let flags = ((other & (ONES * 0x7F)).wrapping_add(ONES * 0x7F) | other) & (ONES * 0x80);
+            return p + (flags.trailing_zeros() / 8) as usize;
+        }
+        p += 8;
+    }
+    while matches!(b.get(p), Some(b'0'..=b'9')) {
+        p += 1;
+    }
+    p
+}
+
 /// The byte-at-a-time end of [`skip_plain`].
 #[inline]
 fn skip_plain_tail(b: &[u8], mut p: usize) -> usize {
@@ -644,7 +661,12 @@ pub fn scan_object<E>(
         loop {
             let key = s.key_colon().map_err(ObjectScanError::Json)?;
             let value_start = s.pos;
-            let (kind, flag) = s.value(MAX_DEPTH - 1).map_err(ObjectScanError::Json)?;
+            // Most members are strings and numbers: read those directly.
+            let (kind, flag) = match s.peek() {
+                Some(b'"') => (ValueKind::String, s.string().map_err(ObjectScanError::Json)?.escaped),
+                Some(b'-' | b'0'..=b'9') => (ValueKind::Number, s.number().map_err(ObjectScanError::Json)?),
+                _ => s.value(MAX_DEPTH - 1).map_err(ObjectScanError::Json)?,
+            };
             on_member(Member {
                 key,
                 value_start,
@@ -1182,6 +1204,34 @@ mod tests {
                             .position(|&c| STRING_STOP[c as usize])
                             .map_or(b.len().max(from), |i| from + i);
                         assert_eq!(skip_plain(&b, from), expect, "len {len}, stop at {at}, from {from}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn digit_runs_end_exactly_at_the_first_other_byte() {
+        // Every byte value at every position of the 8-byte step and its tail, after runs of
+        // every digit.
+        for len in 0..20 {
+            for at in 0..=len {
+                for other in 0..=255u8 {
+                    let mut b: Vec<u8> = (0..len).map(|i| b'0' + (i % 10) as u8).collect();
+                    if at < len {
+                        b[at] = other;
+                    }
+                    for from in [0, 3] {
+                        let expect = b
+                            .iter()
+                            .skip(from)
+                            .position(|c| !c.is_ascii_digit())
+                            .map_or(b.len().max(from), |i| from + i);
+                        assert_eq!(
+                            skip_digits(&b, from),
+                            expect,
+                            "len {len}, {other:#x} at {at}, from {from}"
+                        );
                     }
                 }
             }
