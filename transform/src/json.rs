@@ -363,7 +363,18 @@ impl<'a> Scanner<'a> {
     /// `depth_budget` nested containers. Iterative: nesting costs a bit per level, not stack.
     /// Returns the kind and, for a number, whether it has a fraction or exponent; for a
     /// string, whether it has an escape.
+    #[inline(always)]
     pub(crate) fn value(&mut self, depth_budget: usize) -> Result<(ValueKind, bool), JsonError> {
+        // Most values are strings and numbers: read those without the nesting loop.
+        match self.peek() {
+            Some(b'"') => Ok((ValueKind::String, self.string()?.escaped)),
+            Some(b'-' | b'0'..=b'9') => Ok((ValueKind::Number, self.number()?)),
+            _ => self.nested_value(depth_budget),
+        }
+    }
+
+    /// [`Scanner::value`] for any value, containers and literals included.
+    fn nested_value(&mut self, depth_budget: usize) -> Result<(ValueKind, bool), JsonError> {
         // Bit i of `stack` is 1 when container i (0 = outermost) is an object.
         let mut stack: u128 = 0;
         let mut depth: usize = 0;
@@ -661,12 +672,7 @@ pub fn scan_object<E>(
         loop {
             let key = s.key_colon().map_err(ObjectScanError::Json)?;
             let value_start = s.pos;
-            // Most members are strings and numbers: read those directly.
-            let (kind, flag) = match s.peek() {
-                Some(b'"') => (ValueKind::String, s.string().map_err(ObjectScanError::Json)?.escaped),
-                Some(b'-' | b'0'..=b'9') => (ValueKind::Number, s.number().map_err(ObjectScanError::Json)?),
-                _ => s.value(MAX_DEPTH - 1).map_err(ObjectScanError::Json)?,
-            };
+            let (kind, flag) = s.value(MAX_DEPTH - 1).map_err(ObjectScanError::Json)?;
             on_member(Member {
                 key,
                 value_start,
