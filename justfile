@@ -6,7 +6,7 @@ default:
     @just --list --unsorted
 
 # Everything: format check, lint, docs check, all tests (Rust, then the CDK app), one summary line
-test: fmt-check lint docs-check test-rust test-cdk
+test: fmt-check lint docs-check sql-check test-rust test-cdk
     @awk '/^test result:/ { p += $4; f += $6 } /^ℹ pass / { p += $3 } /^ℹ fail / { f += $3 } END { printf "tests: %d passed, %d failed\n", p, f }' target/test-output.log target/cdk-test-output.log
 
 # All Rust tests: unit, fixtures, properties, CLI, the Lambda binary against the Runtime API,
@@ -125,6 +125,11 @@ fmt:
 # Docs stay true: relative links and anchors resolve, docs/cost.md equals bench/cost_model.py's output
 docs-check:
     python3 bench/check_docs.py
+
+# Every generated Athena statement (glue-schema/athena/) parses with sqlglot's Athena dialect
+sql-check:
+    python3 -c 'import sqlglot, sys; sys.exit(sqlglot.__version__ != "30.31.0")' 2>/dev/null || pip install --quiet sqlglot==30.31.0
+    python3 glue-schema/check_athena_sql.py
 
 # Check formatting
 fmt-check:

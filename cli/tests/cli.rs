@@ -223,3 +223,44 @@ fn produce_refuses_impossible_flags_before_touching_aws() {
         assert!(err.contains(says), "{args:?}: {err}");
     }
 }
+
+/// The lake window as a user meets it: `invoke` answers what the Lambda would today.
+#[test]
+fn invoke_rejects_events_athena_could_never_show_and_names_the_bound() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let today = now / 86_400 * 86_400;
+    let tomorrow_evening = today + 86_400 + 20 * 3_600;
+    let day_after_tomorrow = today + 2 * 86_400 + 60;
+    let record = |i: usize, created_at: u64| {
+        let event = format!(
+            r#"{{"event_uuid":"0f8fad5b-d9cb-469f-a165-7086772895{i:02}","event_name":"payment:order:completed","created_at":{created_at}}}"#
+        );
+        use base64::Engine;
+        format!(
+            r#"{{"recordId":"r{i}","approximateArrivalTimestamp":0,"data":"{}"}}"#,
+            base64::engine::general_purpose::STANDARD.encode(event)
+        )
+    };
+    let invocation = format!(
+        r#"{{"invocationId":"i","deliveryStreamArn":"arn:aws:firehose:eu-west-1:1:deliverystream/d","region":"eu-west-1","records":[{},{},{}]}}"#,
+        record(0, 0),
+        record(1, tomorrow_evening),
+        record(2, day_after_tomorrow)
+    );
+    let out = eventlake(&["invoke", "--decode"], invocation.as_bytes());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let records = got["records"].as_array().unwrap();
+    assert_eq!(records[0]["result"], "ProcessingFailed");
+    assert_eq!(
+        records[0]["reason"],
+        "created_at 0 is 1970-01-01, before the lake's first day 2020-01-01"
+    );
+    assert_eq!(records[1]["result"], "Ok", "tomorrow is inside NOW+1DAYS");
+    assert_eq!(records[2]["result"], "ProcessingFailed");
+    let reason = records[2]["reason"].as_str().unwrap();
+    assert!(reason.contains(", after the lake's last day "), "{reason}");
+}

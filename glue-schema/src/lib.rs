@@ -9,8 +9,10 @@
 
 pub mod athena;
 pub mod catalog;
+pub mod window;
 
 pub use catalog::{Catalog, CatalogError, EventDef, EventTypeDef, FieldDef};
+pub use window::{DayRange, LakeWindow, WindowEnd, WindowError};
 
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
@@ -389,6 +391,9 @@ impl Table {
             return Err(SchemaError::Projection(
                 "created_date must be a date projection with format yyyy-MM-dd".into(),
             ));
+        }
+        if let Err(e) = window::LakeWindow::parse(&p.created_date.range) {
+            return Err(SchemaError::Projection(e.to_string()));
         }
         let expected_template = format!(
             "{}{}",

@@ -5,6 +5,10 @@
  * variables themselves.
  */
 
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseLakeDateRange } from './lake-window';
+
 /** Kinesis capacity: on-demand, or a fixed number of provisioned shards. */
 export type StreamCapacity = { readonly mode: 'on-demand' } | { readonly mode: 'provisioned'; readonly shards: number };
 
@@ -33,9 +37,13 @@ export interface StageConfig {
   readonly transformArchitecture: TransformArchitecture;
   /** Transform memory (MB); also sets its CPU share. @default 512 */
   readonly transformMemoryMb: number;
-  /** Transform timeout (seconds). @default 60 */
+  /** Transform timeout (seconds, 10–300: Firehose waits at most 5 minutes for the transform). @default 60 */
   readonly transformTimeoutSeconds: number;
-  /** Buffer Firehose fills before it invokes the transform (MiB, 0.2–3). @default 3 */
+  /**
+   * Buffer Firehose fills before it invokes the transform (whole MiB, 1–3). Firehose accepts
+   * 0.2–3 MB, but CDK's `LambdaFunctionProcessor` writes whole MiB only.
+   * @default 3
+   */
   readonly processorBufferMiB: number;
   /** Longest Firehose waits before it invokes the transform (seconds, 0–900). @default 60 */
   readonly processorBufferSeconds: number;
@@ -45,6 +53,13 @@ export interface StageConfig {
   readonly s3BufferSeconds: number;
   /** Split records holding several newline-delimited JSON events before the transform. @default true */
   readonly deaggregateRecords: boolean;
+  /**
+   * The lake window: Athena's `projection.created_date.range` of the Glue table, and the dates
+   * the transform accepts (an event dated outside is `ProcessingFailed`, kept under errors/).
+   * `START,END`: START a date `yyyy-MM-dd`, END a date, `NOW` or `NOW+<n>DAYS`.
+   * @default the range of `glue-schema/table.json` (`2020-01-01,NOW+1DAYS`)
+   */
+  readonly lakeDateRange: string;
   /** Days before the run's day that the daily curated-table job merges again (late events). @default 2 */
   readonly curatedLookbackDays: number;
   /** Days the CloudWatch log groups keep logs. @default 90 */
@@ -68,6 +83,11 @@ export interface StageConfig {
   readonly freshnessAlarmSeconds?: number;
 }
 
+/** `projection.created_date.range` of `glue-schema/table.json`: the default lake window. */
+const TABLE_DATE_RANGE: string = JSON.parse(
+  fs.readFileSync(path.resolve(__dirname, '..', '..', 'glue-schema', 'table.json'), 'utf8'),
+).projection.created_date.range;
+
 /** Defaults for every optional setting: sized from docs/performance.md, explained in docs/deploy.md. */
 export const DEFAULTS: Omit<StageConfig, 'stage'> = {
   retainData: true,
@@ -81,6 +101,7 @@ export const DEFAULTS: Omit<StageConfig, 'stage'> = {
   s3BufferMiB: 128,
   s3BufferSeconds: 900,
   deaggregateRecords: true,
+  lakeDateRange: TABLE_DATE_RANGE,
   curatedLookbackDays: 2,
   logRetentionDays: 90,
   athenaBytesScannedCutoffGiB: 100,
@@ -135,23 +156,44 @@ export function stageConfig(stages: unknown, stage: string): StageConfig {
   };
   bool('retainData');
   bool('deaggregateRecords');
+  // Every bound is AWS's, cited in docs/deploy.md ("Stage settings and AWS's limits").
+  // Kinesis retention: 24 hours to 365 days (8760 h).
   range('streamRetentionHours', 24, 8760);
+  // Lambda memory: 128–10240 MB.
   range('transformMemoryMb', 128, 10240);
-  range('transformTimeoutSeconds', 10, 900);
-  range('processorBufferMiB', 0.2, 3, false);
+  // Firehose waits at most 5 minutes for a transform invocation
+  // (https://docs.aws.amazon.com/firehose/latest/dev/data-transformation.html, "Lambda invocation duration").
+  range('transformTimeoutSeconds', 10, 300);
+  // Firehose: 0.2–3 MB (same page); CDK's LambdaFunctionProcessor writes whole MiB
+  // (`Size.toMebibytes()` throws on a fraction), so 1, 2 or 3.
+  range('processorBufferMiB', 1, 3);
   range('processorBufferSeconds', 0, 900);
-  // Dynamic partitioning and format conversion need at least 64 MiB; Firehose's maximum is 128.
+  // Dynamic partitioning and format conversion need at least 64 MiB; Firehose's maximum is 128
+  // (https://docs.aws.amazon.com/firehose/latest/dev/dynamic-partitioning.html).
   range('s3BufferMiB', 64, 128);
-  // Dynamic partitioning needs at least 60 s.
+  // BufferingHints.IntervalInSeconds is 0–900; dynamic partitioning needs at least 60 s.
   range('s3BufferSeconds', 60, 900);
   range('curatedLookbackDays', 0, 31);
   range('logRetentionDays', 1, 3653);
+  // Athena's per-query cutoff is at least 10 MB (BytesScannedCutoffPerQuery); 1 GiB and up here.
   range('athenaBytesScannedCutoffGiB', 1, 1048576);
   range('athenaResultsRetentionDays', 1, 3650);
+  // S3 moves objects to Standard-IA no earlier than 30 days after creation, and keeps them there
+  // 30 days before Glacier (https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-transition-general-considerations.html).
   range('lakeInfrequentAccessAfterDays', 30, 3650);
-  range('lakeGlacierAfterDays', 90, 3650);
-  if (config.lakeGlacierAfterDays <= config.lakeInfrequentAccessAfterDays) {
-    throw new ConfigError(`${at('lakeGlacierAfterDays')} must be later than lakeInfrequentAccessAfterDays`);
+  range('lakeGlacierAfterDays', 60, 3650);
+  if (config.lakeGlacierAfterDays < config.lakeInfrequentAccessAfterDays + 30) {
+    throw new ConfigError(
+      `${at('lakeGlacierAfterDays')} must be at least lakeInfrequentAccessAfterDays + 30 (S3 keeps objects 30 days in Standard-IA), ` +
+        `got ${config.lakeGlacierAfterDays} after ${config.lakeInfrequentAccessAfterDays}`,
+    );
+  }
+  if (typeof config.lakeDateRange !== 'string') {
+    throw new ConfigError(`${at('lakeDateRange')} must be a string like "2020-01-01,NOW+1DAYS", got ${JSON.stringify(config.lakeDateRange)}`);
+  }
+  const window = parseLakeDateRange(config.lakeDateRange);
+  if ('error' in window) {
+    throw new ConfigError(`${at('lakeDateRange')} ${JSON.stringify(config.lakeDateRange)}: ${window.error}`);
   }
   if (config.freshnessAlarmSeconds !== undefined) {
     range('freshnessAlarmSeconds', 60, 86400);

@@ -41,12 +41,19 @@ export function windowPredicate(column: string, lookbackDays: number): string {
   return `${column} BETWEEN CAST(date '{}' - INTERVAL '${lookbackDays}' DAY AS varchar) AND '{}'`;
 }
 
-/** The MERGE of the window's raw rows into the curated table (two `{}` placeholders: the day). */
+/**
+ * The MERGE of the window's raw rows into the curated table (`{}` placeholders: the day; see
+ * {@link placeholderCount}). The ON clause bounds the target's `created_date` by the same
+ * constant window, so Athena reads only those partitions of the growing curated table (a
+ * key-only join would scan all of it, and the workgroup's scan cutoff would end up cancelling
+ * the job).
+ */
 export function mergeIntoCurated(table: TableDefinition, database: string, lookbackDays: number): string {
   const names = allColumns(table).map((c) => c.name);
   const keyEquals = ['event_type', 'created_date']
     .map((k) => `t.${k} = s.${k}`)
-    .concat(['lower(t.event_uuid) = lower(s.event_uuid)', 't.created_at = s.created_at']);
+    .concat(['lower(t.event_uuid) = lower(s.event_uuid)', 't.created_at = s.created_at'])
+    .concat([windowPredicate('t.created_date', lookbackDays)]);
   return [
     `MERGE INTO ${database}.${curatedTableName(table)} AS t`,
     `USING (`,
@@ -62,6 +69,11 @@ export function mergeIntoCurated(table: TableDefinition, database: string, lookb
     `WHEN NOT MATCHED THEN INSERT (${names.join(', ')})`,
     `VALUES (${names.map((n) => `s.${n}`).join(', ')})`,
   ].join('\n');
+}
+
+/** How many `{}` placeholders (each the day, `yyyy-MM-dd`) `sql` holds. */
+export function placeholderCount(sql: string): number {
+  return sql.split('{}').length - 1;
 }
 
 /** Compaction of the window's curated files into large ones (two `{}` placeholders: the day). */

@@ -3,7 +3,9 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { StageConfig } from './config';
-import { CuratedCompaction } from './constructs/curated-compaction';
+import { AthenaLayer } from './constructs/athena-layer';
+import { CURATED_PREFIX, CuratedCompaction } from './constructs/curated-compaction';
+import { createCuratedTable, curatedTableName } from './curated-sql';
 import { EventDelivery } from './constructs/event-delivery';
 import { LakeCatalog } from './constructs/lake-catalog';
 import { LakeStorage } from './constructs/lake-storage';
@@ -39,6 +41,8 @@ export class EventlakeStack extends Stack {
   readonly monitoring: PipelineMonitoring;
   /** The deduplicated, compacted curated table and its daily job. */
   readonly curated: CuratedCompaction;
+  /** The views and the curated table, created in Athena at deploy. */
+  readonly athenaLayer: AthenaLayer;
 
   constructor(scope: Construct, id: string, props: EventlakeStackProps) {
     super(scope, id, props);
@@ -63,6 +67,7 @@ export class EventlakeStack extends Stack {
       logRetention,
       retainLogs: config.retainData,
       code: props.transformCode,
+      lakeDateRange: config.lakeDateRange,
     });
 
     this.catalog = new LakeCatalog(this, 'Catalog', {
@@ -71,7 +76,30 @@ export class EventlakeStack extends Stack {
       queryResultsBucket: this.storage.queryResultsBucket,
       workGroupName: namePrefix,
       databaseName: config.glueDatabase,
+      lakeDateRange: config.lakeDateRange,
       bytesScannedCutoff: Size.gibibytes(config.athenaBytesScannedCutoffGiB),
+    });
+
+    const def = schema.table;
+    this.athenaLayer = new AthenaLayer(this, 'AthenaLayer', {
+      namePrefix,
+      databaseName: this.catalog.databaseName,
+      sourceDatabaseName: def.database,
+      workGroupName: namePrefix,
+      statements: [
+        {
+          name: curatedTableName(def),
+          kind: 'table',
+          sql: createCuratedTable(def, def.database, `s3://${this.storage.lakeBucket.bucketName}/${CURATED_PREFIX}`),
+        },
+        ...schema.namedQueries.filter((q) => q.kind === 'view').map((q) => ({ name: q.name, kind: 'view' as const, sql: q.sql })),
+      ],
+      lakeBucket: this.storage.lakeBucket,
+      readPrefixes: [def.storage.eventsPrefix],
+      writePrefixes: [CURATED_PREFIX],
+      queryResultsBucket: this.storage.queryResultsBucket,
+      after: [this.catalog.database, this.catalog.table, this.catalog.workGroup],
+      logRetention,
     });
 
     this.delivery = new EventDelivery(this, 'Pipeline', {
@@ -82,7 +110,7 @@ export class EventlakeStack extends Stack {
       lakeBucket: this.storage.lakeBucket,
       shards: config.streamCapacity.mode === 'provisioned' ? config.streamCapacity.shards : undefined,
       streamRetention: Duration.hours(config.streamRetentionHours),
-      processorBufferSize: Size.kibibytes(Math.round(config.processorBufferMiB * 1024)),
+      processorBufferSize: Size.mebibytes(config.processorBufferMiB),
       processorBufferInterval: Duration.seconds(config.processorBufferSeconds),
       s3BufferSize: Size.mebibytes(config.s3BufferMiB),
       s3BufferInterval: Duration.seconds(config.s3BufferSeconds),

@@ -98,9 +98,10 @@ export function loadLakeSchema(dir: string = GLUE_SCHEMA_DIR): LakeSchema {
 
 /**
  * Glue table parameters for partition projection: Athena computes partitions from these
- * instead of listing S3 or keeping partitions in the catalog.
+ * instead of listing S3 or keeping partitions in the catalog. `dateRange` replaces the date
+ * key's range (the stage's `lakeDateRange`, which the transform also enforces).
  */
-export function projectionParameters(schema: LakeSchema, bucketName: string): Record<string, string> {
+export function projectionParameters(schema: LakeSchema, bucketName: string, dateRange?: string): Record<string, string> {
   const { table } = schema;
   const params: Record<string, string> = { 'projection.enabled': 'true' };
   for (const key of table.partitionKeys) {
@@ -110,7 +111,7 @@ export function projectionParameters(schema: LakeSchema, bucketName: string): Re
       params[`projection.${key.name}.values`] = schema.eventTypes.join(',');
     } else {
       params[`projection.${key.name}.format`] = p.format!;
-      params[`projection.${key.name}.range`] = p.range!;
+      params[`projection.${key.name}.range`] = dateRange ?? p.range!;
       params[`projection.${key.name}.interval`] = String(p.interval);
       params[`projection.${key.name}.interval.unit`] = p.intervalUnit!;
     }

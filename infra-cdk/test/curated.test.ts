@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createCuratedTable, mergeIntoCurated } from '../lib/curated-sql';
+import { createCuratedTable, mergeIntoCurated, placeholderCount } from '../lib/curated-sql';
 import { loadLakeSchema } from '../lib/schema';
 import { only, template } from './helpers';
 
@@ -55,12 +55,19 @@ describe('curated table job (Step Functions + Athena)', () => {
     assert.match(merge, /PARTITION BY event_type, created_date, lower\(event_uuid\), created_at ORDER BY event_name, payload, event_uuid/);
     assert.match(merge, /lower\(t\.event_uuid\) = lower\(s\.event_uuid\) AND t\.created_at = s\.created_at/);
     assert.match(merge, /INTERVAL \\'2\\' DAY/);
-    assert.match(merge, /', \$\.day, \$\.day\)$/);
+    assert.match(merge, /', \$\.day, \$\.day, \$\.day, \$\.day\)$/, 'one argument per placeholder');
     assert.match(states().Optimize.Parameters['QueryString.$'], /OPTIMIZE eventlake\.events_curated REWRITE DATA USING BIN_PACK WHERE created_date BETWEEN/);
     assert.equal(states().Vacuum.Parameters.QueryString, 'VACUUM eventlake.events_curated');
   });
 
-  it('takes the look-back window from the stage', () => {
+  it('bounds the target by the window with constants, so Athena prunes the curated table', () => {
+    const sql = mergeIntoCurated(schema.table, 'eventlake', 2);
+    const on = sql.slice(sql.indexOf('\nON '), sql.indexOf('\nWHEN'));
+    assert.match(on, /AND t\.created_date BETWEEN CAST\(date '\{\}' - INTERVAL '2' DAY AS varchar\) AND '\{\}'$/);
+    assert.equal(placeholderCount(sql), 4);
+  });
+
+    it('takes the look-back window from the stage', () => {
     const merge: string = states(template('staging', { curatedLookbackDays: 7 })).Merge.Parameters['QueryString.$'];
     assert.match(merge, /INTERVAL \\'7\\' DAY/);
   });

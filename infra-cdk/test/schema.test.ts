@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { qualify } from '../lib/constructs/lake-catalog';
+import { qualify } from '../lib/athena-layer/statements';
 import { GLUE_SCHEMA_DIR, loadLakeSchema } from '../lib/schema';
 import { only, template } from './helpers';
 

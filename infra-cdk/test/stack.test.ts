@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Match } from 'aws-cdk-lib/assertions';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { ERROR_OUTPUT_PREFIX } from '../lib/constructs/event-delivery';
+import { OUTSIDE_LAKE_WINDOW_REASON } from '../lib/constructs/pipeline-monitoring';
+import { WORKSPACE_DIR } from '../lib/constructs/transform-function';
+import { LAKE_DATE_RANGE_ENV } from '../lib/lake-window';
+import { GLUE_SCHEMA_DIR } from '../lib/schema';
 import { only, template } from './helpers';
 
 const dev = () => template('dev');
@@ -176,6 +182,12 @@ describe('Firehose role (least privilege)', () => {
     }
   });
 
+  it('may read the transform\'s configuration, as AWS documents the Firehose role', () => {
+    const s = statements().find((x) => [x.Action].flat().includes('lambda:GetFunctionConfiguration'));
+    assert.ok(s, 'lambda:GetFunctionConfiguration granted');
+    assert.match(JSON.stringify(s.Resource), /Transform/);
+  });
+
   it('writes objects only under events/ and errors/ of the lake bucket', () => {
     const puts = statements().filter((s) => [s.Action].flat().includes('s3:PutObject'));
     const resources = puts.flatMap((s) => [s.Resource].flat()).map((r) => JSON.stringify(r));
@@ -268,12 +280,11 @@ describe('Glue and Athena', () => {
     assert.equal(only(dev(), 'AWS::Athena::WorkGroup').props.WorkGroupConfiguration.BytesScannedCutoffPerQuery, 10 * 1024 ** 3);
   });
 
-  it('saves every generated view and cookbook query as a named query in the workgroup', () => {
+  it('saves every cookbook query as a named query in the workgroup (views are created, not saved)', () => {
     const queries = Object.values(prod().findResources('AWS::Athena::NamedQuery')) as any[];
-    const names = queries.map((q) => q.Properties.Name);
-    assert.ok(names.includes('create view events_unique'));
-    assert.ok(names.includes('create view payment_order_completed'));
-    assert.ok(names.includes('duplicates per day'));
+    const names = queries.map((q) => q.Properties.Name).sort();
+    const cookbook = fs.readdirSync(path.join(GLUE_SCHEMA_DIR, 'athena', 'queries')).map((f) => f.replace(/\.sql$/, '').replace(/_/g, ' '));
+    assert.deepEqual(names, cookbook.sort());
     for (const q of queries) {
       assert.equal(q.Properties.Database, 'eventlake');
       assert.equal(q.Properties.WorkGroup, 'eventlake-prod');
@@ -285,12 +296,70 @@ describe('Glue and Athena', () => {
     t.hasResourceProperties('AWS::Glue::Database', { DatabaseInput: { Name: 'eventlake_staging' } });
     const conv = destination(t).DataFormatConversionConfiguration;
     assert.equal(conv.SchemaConfiguration.DatabaseName, 'eventlake_staging');
-    const view = (Object.values(t.findResources('AWS::Athena::NamedQuery')) as any[]).find(
-      (q) => q.Properties.Name === 'create view events_unique',
-    );
-    assert.match(view.Properties.QueryString, /CREATE OR REPLACE VIEW eventlake_staging\.events_unique/);
-    assert.match(view.Properties.QueryString, /FROM eventlake_staging\.events\b/);
-    assert.doesNotMatch(view.Properties.QueryString, /[^_]eventlake\./);
+    const layer = only(t, 'Custom::EventlakeAthenaLayer').props;
+    assert.equal(layer.Database, 'eventlake_staging', 'the handler re-qualifies the generated SQL to this database');
+    assert.equal(layer.SourceDatabase, 'eventlake');
+    for (const q of Object.values(t.findResources('AWS::Athena::NamedQuery')) as any[]) {
+      assert.equal(q.Properties.Database, 'eventlake_staging');
+      assert.doesNotMatch(q.Properties.QueryString, /[^_]eventlake\./);
+    }
+  });
+});
+
+describe('the lake window', () => {
+  const range = (t: ReturnType<typeof prod>) => only(t, 'AWS::Glue::Table').props.TableInput.Parameters['projection.created_date.range'];
+  const env = (t: ReturnType<typeof prod>) =>
+    (Object.values(t.findResources('AWS::Lambda::Function')) as any[]).find((f) => f.Properties.FunctionName === 'eventlake-prod-transform')
+      .Properties.Environment.Variables[LAKE_DATE_RANGE_ENV];
+
+  it("gives the transform the Glue table's date range", () => {
+    assert.equal(range(prod()), '2020-01-01,NOW+1DAYS');
+    assert.equal(env(prod()), range(prod()));
+  });
+
+  it('moves both when a stage widens it', () => {
+    const t = template('prod', { lakeDateRange: '2015-01-01,NOW+2DAYS' });
+    assert.equal(range(t), '2015-01-01,NOW+2DAYS');
+    assert.equal(env(t), '2015-01-01,NOW+2DAYS');
+  });
+
+  it('uses the variable name the transform reads', () => {
+    const handlerRs = fs.readFileSync(path.join(WORKSPACE_DIR, 'transform', 'src', 'handler.rs'), 'utf8');
+    assert.match(handlerRs, new RegExp(`pub const LAKE_DATE_RANGE_ENV: &str = "${LAKE_DATE_RANGE_ENV}";`));
+  });
+});
+
+describe('the Athena layer, created at deploy', () => {
+  const layer = (t = prod()) => only(t, 'Custom::EventlakeAthenaLayer');
+
+  it('runs every generated view and the curated table, each as one statement', () => {
+    const statements = layer().props.Statements as { name: string; kind: string; sql: string; dependsOn: string[] }[];
+    const views = fs.readdirSync(path.join(GLUE_SCHEMA_DIR, 'athena', 'views')).map((f) => f.replace(/\.sql$/, ''));
+    assert.deepEqual(statements.filter((s) => s.kind === 'view').map((s) => s.name).sort(), views.sort());
+    assert.deepEqual(statements.filter((s) => s.kind === 'table').map((s) => s.name), ['events_curated']);
+    for (const s of statements) {
+      if (s.kind === 'view') {
+        assert.match(s.sql, new RegExp(`^CREATE OR REPLACE VIEW eventlake\\.${s.name} AS`), s.name);
+      }
+      assert.doesNotMatch(s.sql, /^--|;\s*$/m, `${s.name}: no comments, no trailing semicolon`);
+    }
+  });
+
+  it('runs after the Glue database, the raw table and the workgroup exist', () => {
+    const t = prod();
+    const dependsOn: string[] = (t.findResources('Custom::EventlakeAthenaLayer')[layer(t).id] as any).DependsOn;
+    for (const type of ['AWS::Glue::Database', 'AWS::Glue::Table', 'AWS::Athena::WorkGroup']) {
+      assert.ok(dependsOn.includes(only(t, type).id), `depends on the ${type}`);
+    }
+  });
+
+  it('has a handler that may run Athena DDL in this workgroup and database only', () => {
+    const t = prod();
+    t.hasResourceProperties('AWS::Lambda::Function', { FunctionName: 'eventlake-prod-athena-layer', Runtime: 'nodejs22.x', Timeout: 840 });
+    const policies = JSON.stringify(t.findResources('AWS::IAM::Policy'));
+    assert.match(policies, /athena:StartQueryExecution/);
+    assert.match(policies, /"glue:CreateTable"/);
+    assert.match(policies, /table\/eventlake\/\*/);
   });
 });
 
@@ -312,6 +381,7 @@ describe('alarms and dashboard', () => {
       'eventlake-prod-conversion-failures': ['AWS/Firehose', 'FailedConversion.Records'],
       'eventlake-prod-partition-limit': ['AWS/Firehose', 'PartitionCountExceeded'],
       'eventlake-prod-records-rejected': ['eventlake', 'RecordsProcessingFailed'],
+      'eventlake-prod-records-outside-lake-window': ['eventlake', 'RecordsProcessingFailed'],
       'eventlake-prod-transform-errors': ['AWS/Lambda', 'Errors'],
       'eventlake-prod-transform-throttles': ['AWS/Lambda', 'Throttles'],
       'eventlake-prod-transform-duration': ['AWS/Lambda', 'Duration'],
@@ -333,6 +403,17 @@ describe('alarms and dashboard', () => {
     assert.equal(firehose.props.DeliveryStreamName, 'eventlake-prod');
     assert.deepEqual(rejected.Dimensions, [{ Name: 'DeliveryStream', Value: { Ref: firehose.id } }]);
     assert.equal(rejected.Threshold, 0);
+  });
+
+  it('alarms on events dated outside the lake window, by the reason code the transform emits', () => {
+    const a = alarms()['eventlake-prod-records-outside-lake-window'];
+    const firehose = only(prod(), 'AWS::KinesisFirehose::DeliveryStream');
+    assert.deepEqual(a.Dimensions, [
+      { Name: 'DeliveryStream', Value: { Ref: firehose.id } },
+      { Name: 'Reason', Value: OUTSIDE_LAKE_WINDOW_REASON },
+    ]);
+    const errorRs = fs.readFileSync(path.join(WORKSPACE_DIR, 'transform', 'src', 'error.rs'), 'utf8');
+    assert.match(errorRs, new RegExp(`RecordError::OutsideLakeWindow \\{ \\.\\. \\} => "${OUTSIDE_LAKE_WINDOW_REASON}"`), 'the transform emits this code');
   });
 
   it('alarms on freshness after the S3 buffer interval plus 15 minutes', () => {

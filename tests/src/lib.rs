@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use eventlake_glue_schema::{is_date, is_event_type, Table};
-use eventlake_transform::{RecordResult, Response};
+use eventlake_glue_schema::{is_date, is_event_type, LakeWindow, Table};
+use eventlake_transform::firehose::transform_with_limit;
+use eventlake_transform::{Invocation, InvocationError, RecordResult, Response, Transformed, RESPONSE_LIMIT_BYTES};
 use serde_json::Value;
 
 /// The keys of an `Ok` record, in contract order.
@@ -20,6 +21,19 @@ pub const OK_KEYS: [&str; 7] = [
     "event_subtype",
     "payload",
 ];
+
+/// The processing time every fixture is transformed at: 2026-12-02T12:00:00Z, so the lake
+/// window's last day is 2026-12-03 whatever day the tests run (`fixtures/lake-window`).
+pub const FIXTURE_NOW: i64 = 1_796_212_800;
+
+/// The transform as the Lambda runs it with the table's lake window, at [`FIXTURE_NOW`].
+pub fn transform_at_fixture_time(invocation: &Invocation<'_>) -> Result<Transformed, InvocationError> {
+    transform_with_limit(
+        invocation,
+        LakeWindow::embedded().days_at(FIXTURE_NOW),
+        RESPONSE_LIMIT_BYTES,
+    )
+}
 
 /// `transform/fixtures/`.
 pub fn fixtures_dir() -> PathBuf {

@@ -129,7 +129,12 @@ fn main() {
     let mut record_path = || {
         let t = Instant::now();
         transformer
-            .transform_into(&parsed, RESPONSE_LIMIT_BYTES, &mut records_out)
+            .transform_into(
+                &parsed,
+                eventlake_transform::embedded_lake_days(),
+                RESPONSE_LIMIT_BYTES,
+                &mut records_out,
+            )
             .unwrap();
         t.elapsed().as_secs_f64()
     };

@@ -47,7 +47,12 @@ fn main() {
         let mut transformer = Transformer::new();
         for _ in 0..300 {
             transformer
-                .transform_into(&inv, RESPONSE_LIMIT_BYTES, &mut response)
+                .transform_into(
+                    &inv,
+                    eventlake_transform::embedded_lake_days(),
+                    RESPONSE_LIMIT_BYTES,
+                    &mut response,
+                )
                 .unwrap();
         }
         return;
@@ -104,7 +109,12 @@ fn main() {
         let t_encode = t.elapsed();
         let t = Instant::now();
         transformer
-            .transform_into(&parsed, RESPONSE_LIMIT_BYTES, &mut response)
+            .transform_into(
+                &parsed,
+                eventlake_transform::embedded_lake_days(),
+                RESPONSE_LIMIT_BYTES,
+                &mut response,
+            )
             .unwrap();
         let t_transform = t.elapsed();
         let t = Instant::now();

@@ -128,6 +128,17 @@ pub enum RecordError {
         /// What it probably is.
         hint: RangeHint,
     },
+    /// `created_at` is a valid time, but its UTC date is outside the lake window (the table's
+    /// partition projection range): stored there, no query would ever see it.
+    #[error("created_at {value} is {date}, {bound}")]
+    OutsideLakeWindow {
+        /// The value.
+        value: u64,
+        /// Its UTC date, `YYYY-MM-DD`.
+        date: DayText,
+        /// Which bound it crosses.
+        bound: WindowBound,
+    },
     /// The record was valid, but the response would have exceeded Lambda's payload limit; it
     /// is kept unchanged in `processing-failed` for replay.
     #[error("the response would exceed Lambda's {limit}-byte payload limit; record kept unchanged for replay")]
@@ -135,6 +146,48 @@ pub enum RecordError {
         /// The limit in bytes.
         limit: usize,
     },
+}
+
+/// A UTC day written `YYYY-MM-DD`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayText(pub [u8; 10]);
+
+impl DayText {
+    /// The day `day` (days since 1970-01-01, not negative).
+    pub fn of_day(day: i64) -> DayText {
+        let secs = u64::try_from(day).unwrap_or(0).saturating_mul(86_400);
+        DayText(crate::event::utc_datetime(secs).1)
+    }
+}
+
+impl fmt::Display for DayText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(std::str::from_utf8(&self.0).unwrap_or("?"))
+    }
+}
+
+/// The bound of the lake window an event's date crosses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WindowBound {
+    /// Before the window's first day.
+    BeforeFirstDay {
+        /// The first day.
+        first: DayText,
+    },
+    /// After the window's last day at processing time.
+    AfterLastDay {
+        /// The last day (for `NOW+1DAYS`, the day after the processing day).
+        last: DayText,
+    },
+}
+
+impl fmt::Display for WindowBound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WindowBound::BeforeFirstDay { first } => write!(f, "before the lake's first day {first}"),
+            WindowBound::AfterLastDay { last } => write!(f, "after the lake's last day {last}"),
+        }
+    }
 }
 
 /// A hint about an out-of-range `created_at`.
@@ -184,26 +237,10 @@ impl RecordError {
             RecordError::InvalidEventType(_) => "invalid_event_type",
             RecordError::CreatedAtNotInteger(_) => "created_at_not_integer",
             RecordError::CreatedAtOutOfRange { .. } => "created_at_out_of_range",
+            RecordError::OutsideLakeWindow { .. } => "created_at_outside_lake_window",
             RecordError::ResponseTooLarge { .. } => "response_too_large",
         }
     }
-
-    /// Every code [`RecordError::code`] can return, for dashboards and docs.
-    pub const CODES: [&'static str; 13] = [
-        "not_base64",
-        "empty",
-        "not_utf8",
-        "invalid_json",
-        "missing_field",
-        "duplicate_field",
-        "wrong_type",
-        "invalid_event_uuid",
-        "invalid_event_name",
-        "invalid_event_type",
-        "created_at_not_integer",
-        "created_at_out_of_range",
-        "response_too_large",
-    ];
 }
 
 /// Why a whole invocation cannot be handled: the envelope itself is unreadable. Firehose

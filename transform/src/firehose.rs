@@ -17,8 +17,10 @@ use base64::engine::DecodePaddingMode;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{InvocationError, RecordError};
-use crate::event::{Enricher, EventKey, EventKeyHasher, PartitionKeys};
+use eventlake_glue_schema::{DayRange, LakeWindow};
+
+use crate::error::{DayText, InvocationError, RecordError, WindowBound};
+use crate::event::{Enricher, EventFacts, EventKey, EventKeyHasher, PartitionKeys};
 use crate::json::{self, Scanner, ValueKind};
 
 /// Lambda's limit on a synchronous response payload (6 MB).
@@ -329,15 +331,28 @@ fn optional_string<'a>(s: &mut Scanner<'_>, body: &'a str) -> Option<Option<Cow<
 
 /// Transforms every record of an invocation: the whole per-invocation logic of the Lambda.
 /// Never fails because of a record; fails only when no response can fit Lambda's limit.
+///
+/// The lake window is the embedded table's (`glue-schema/table.json`) at the system clock's
+/// time, as the Lambda has it with no `EVENTLAKE_LAKE_DATE_RANGE` set.
 pub fn transform(invocation: &Invocation<'_>) -> Result<Transformed, InvocationError> {
-    transform_with_limit(invocation, RESPONSE_LIMIT_BYTES)
+    transform_with_limit(invocation, embedded_lake_days(), RESPONSE_LIMIT_BYTES)
 }
 
-/// [`transform`] with an explicit response size limit (for tests of the size guard). The
-/// response is [`Transformer::transform_into`]'s wire text, read back as Firehose reads it.
-pub fn transform_with_limit(invocation: &Invocation<'_>, limit: usize) -> Result<Transformed, InvocationError> {
+/// The days the embedded table's lake window allows now (system clock).
+pub fn embedded_lake_days() -> DayRange {
+    LakeWindow::embedded().days_at(crate::handler::system_clock())
+}
+
+/// [`transform`] with explicit lake days and response size limit (for tests of the window and
+/// the size guard). The response is [`Transformer::transform_into`]'s wire text, read back as
+/// Firehose reads it.
+pub fn transform_with_limit(
+    invocation: &Invocation<'_>,
+    days: DayRange,
+    limit: usize,
+) -> Result<Transformed, InvocationError> {
     let mut wire = Vec::new();
-    let report = Transformer::new().transform_into(invocation, limit, &mut wire)?;
+    let report = Transformer::new().transform_into(invocation, days, limit, &mut wire)?;
     let response = serde_json::from_slice(&wire).expect("the transform writes a valid response");
     Ok(Transformed { response, report })
 }
@@ -373,10 +388,12 @@ impl Transformer {
     /// Transforms every record of `invocation` and writes the response JSON to `out` (after
     /// clearing it): the same text as `serde_json::to_vec(&Response)`, written in one pass,
     /// each `Ok` record's output base64-encoded straight into place. Never fails because of
-    /// a record; fails only when no response can fit `limit` bytes.
+    /// a record; fails only when no response can fit `limit` bytes. An event whose UTC date
+    /// is outside `days` (the lake window at processing time) is `ProcessingFailed`.
     pub fn transform_into(
         &mut self,
         invocation: &Invocation<'_>,
+        days: DayRange,
         limit: usize,
         out: &mut Vec<u8>,
     ) -> Result<BatchReport, InvocationError> {
@@ -404,6 +421,7 @@ impl Transformer {
                     self.enricher.enrich(&self.decoded, &mut self.enriched)
                 }
             };
+            let outcome = outcome.and_then(|facts| outside_window(&facts, days).map_or(Ok(facts), Err));
             let (result, output_bytes) = match outcome {
                 Ok(facts) if !self.seen.insert(facts.key) => {
                     report.dropped += 1;
@@ -498,6 +516,29 @@ impl Transformer {
         report.rejections.sort_by_key(|r| r.index);
         Ok(())
     }
+}
+
+/// The rejection of an event whose date is outside the lake window, if it is.
+#[inline]
+fn outside_window(facts: &EventFacts, days: DayRange) -> Option<RecordError> {
+    let created_at = facts.key.created_at;
+    if days.contains(created_at) {
+        return None;
+    }
+    let bound = if ((created_at / 86_400) as i64) < days.first {
+        WindowBound::BeforeFirstDay {
+            first: DayText::of_day(days.first),
+        }
+    } else {
+        WindowBound::AfterLastDay {
+            last: DayText::of_day(days.last),
+        }
+    };
+    Some(RecordError::OutsideLakeWindow {
+        value: created_at,
+        date: DayText(facts.created_date),
+        bound,
+    })
 }
 
 /// Writes an `Ok` record: the output base64-encoded in place, then its partition keys.

@@ -14,6 +14,6 @@ pub mod telemetry;
 pub use error::{InvocationError, RecordError, RequiredField};
 pub use event::{enrich, partition_keys, Enricher, EventFacts, EventInfo, EventKey, EventType, PartitionKeys};
 pub use firehose::{
-    parse_invocation, transform, BatchReport, InputRecord, Invocation, RecordResult, Rejection, Response,
-    ResponseRecord, Transformed, Transformer, RESPONSE_LIMIT_BYTES,
+    embedded_lake_days, parse_invocation, transform, BatchReport, InputRecord, Invocation, RecordResult, Rejection,
+    Response, ResponseRecord, Transformed, Transformer, RESPONSE_LIMIT_BYTES,
 };

@@ -14,7 +14,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> Result<(), Error> {
     let env = |k: &str| std::env::var(k).ok();
     LogSettings::from_env(env).install();
-    let config = Config::from_env(env);
+    let config = Config::from_env(env)?;
     // lambda_runtime's own handler path, for what the Firehose layer passes on.
     let standard = {
         let config = config.clone();

@@ -99,7 +99,7 @@ where
             Err(_) => {
                 // The standard path runs the same code and reports the panic on /error.
                 tracing::error!("The transform panicked; passing the invocation to the standard handler path.");
-                self.handler = Handler::new(self.handler.config().clone());
+                self.handler = Handler::with_clock(self.handler.config().clone(), self.handler.clock());
                 Box::pin(self.inner.call(invocation))
             }
         }

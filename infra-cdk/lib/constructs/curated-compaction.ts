@@ -1,4 +1,5 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -9,7 +10,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { createCuratedTable, curatedTableName, mergeIntoCurated, optimizeCurated, vacuumCurated } from '../curated-sql';
+import { createCuratedTable, curatedTableName, mergeIntoCurated, optimizeCurated, placeholderCount, vacuumCurated } from '../curated-sql';
 import type { TableDefinition } from '../schema';
 import { resourceLogicalId } from './logical-id';
 
@@ -70,7 +71,9 @@ export class CuratedCompaction extends Construct {
 
     const query = (id: string, sql: string, formatted: boolean) =>
       new tasks.AthenaStartQueryExecution(this, id, {
-        queryString: formatted ? sfn.JsonPath.format(sql, sfn.JsonPath.stringAt('$.day'), sfn.JsonPath.stringAt('$.day')) : sql,
+        queryString: formatted
+          ? sfn.JsonPath.format(sql, ...Array.from({ length: placeholderCount(sql) }, () => sfn.JsonPath.stringAt('$.day')))
+          : sql,
         workGroup: props.workGroupName,
         queryExecutionContext: { databaseName: db },
         integrationPattern: sfn.IntegrationPattern.RUN_JOB,
@@ -144,6 +147,15 @@ export class CuratedCompaction extends Construct {
       this.failureAlarm.addAlarmAction(new actions.SnsAction(props.alarmTopic));
     }
 
+    // AWS's policy for `startQueryExecution.sync` also allows athena:stopQueryExecution, which
+    // Step Functions calls when the task times out or the execution is stopped
+    // (https://docs.aws.amazon.com/step-functions/latest/dg/athena-iam.html); CDK's task omits it.
+    this.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['athena:stopQueryExecution'],
+        resources: [Stack.of(this).formatArn({ service: 'athena', resource: 'workgroup', resourceName: props.workGroupName })],
+      }),
+    );
     // The Athena task grants cover the workgroup's results; the queries also read the raw
     // table's files and write the curated table's.
     props.lakeBucket.grantRead(this.stateMachine, `${table.storage.eventsPrefix}*`);

@@ -36,7 +36,7 @@ export interface EventDeliveryProps {
   readonly shards?: number;
   /** How long the stream keeps records. @default Duration.hours(24) */
   readonly streamRetention?: Duration;
-  /** Buffer before the transform is invoked (0.2–3 MiB). @default Size.mebibytes(3) */
+  /** Buffer before the transform is invoked (whole MiB, 1–3). @default Size.mebibytes(3) */
   readonly processorBufferSize?: Size;
   /** Longest wait before the transform is invoked. @default Duration.seconds(60) */
   readonly processorBufferInterval?: Duration;
@@ -75,9 +75,11 @@ export class EventDelivery extends Construct {
     const processorBufferInterval = props.processorBufferInterval ?? Duration.seconds(60);
     const s3BufferSize = props.s3BufferSize ?? Size.mebibytes(128);
     const s3BufferInterval = props.s3BufferInterval ?? Duration.seconds(900);
+    // Firehose takes 0.2–3 MB (https://docs.aws.amazon.com/firehose/latest/dev/data-transformation.html);
+    // CDK's LambdaFunctionProcessor writes the size with `toMebibytes()`, which throws on a fraction.
     const processorMiB = processorBufferSize.toKibibytes() / 1024;
-    if (processorMiB < 0.2 || processorMiB > 3) {
-      throw new Error(`EventDelivery: processorBufferSize must be 0.2–3 MiB (Firehose's range), got ${processorMiB} MiB`);
+    if (!Number.isInteger(processorMiB) || processorMiB < 1 || processorMiB > 3) {
+      throw new Error(`EventDelivery: processorBufferSize must be 1, 2 or 3 MiB (whole MiB within Firehose's 0.2–3 MB), got ${processorMiB} MiB`);
     }
     if (processorBufferInterval.toSeconds() > 900) {
       throw new Error('EventDelivery: processorBufferInterval must be at most 900 s');
@@ -155,6 +157,16 @@ export class EventDelivery extends Construct {
         loggingConfig: new firehose.EnableLogging(this.logGroup),
       }),
     });
+
+    // AWS's documented Firehose role for data transformation grants lambda:InvokeFunction (added
+    // by the L2) and lambda:GetFunctionConfiguration on the function
+    // (https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html).
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['lambda:GetFunctionConfiguration'],
+        resources: [props.transform.functionArn, `${props.transform.functionArn}:*`],
+      }),
+    );
 
     Validations.of(this.deliveryStream).acknowledge({
       id: 'AwsSolutions::AwsSolutions-KDF1',

@@ -3,6 +3,7 @@ import * as athena from 'aws-cdk-lib/aws-athena';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { qualify } from '../athena-layer/statements';
 import { type LakeSchema, projectionParameters } from '../schema';
 
 /** Props of {@link LakeCatalog}. */
@@ -21,6 +22,12 @@ export interface LakeCatalogProps {
    * @default the `database` of `glue-schema/table.json`
    */
   readonly databaseName?: string;
+  /**
+   * The lake window, `projection.created_date.range`: the transform must be given the same
+   * (its `EVENTLAKE_LAKE_DATE_RANGE`), so that no accepted event is outside what Athena shows.
+   * @default the range of `glue-schema/table.json`
+   */
+  readonly lakeDateRange?: string;
   /** Athena cancels a query that scans more than this. @default Size.gibibytes(100) */
   readonly bytesScannedCutoff?: Size;
 }
@@ -29,7 +36,7 @@ export interface LakeCatalogProps {
  * The analysts' side: the Glue database and table (columns, partition keys and partition
  * projection straight from `glue-schema/`), an Athena workgroup whose settings users cannot
  * override (encrypted results in the results bucket, engine v3, a scan cutoff, metrics), and
- * the generated views and cookbook queries as saved (named) queries in that workgroup.
+ * the cookbook queries as saved (named) queries in that workgroup.
  */
 export class LakeCatalog extends Construct {
   /** The Glue database. */
@@ -68,7 +75,7 @@ export class LakeCatalog extends Construct {
           classification: 'parquet',
           'parquet.compression': def.storage.compression,
           EXTERNAL: 'TRUE',
-          ...projectionParameters(schema, props.lakeBucket.bucketName),
+          ...projectionParameters(schema, props.lakeBucket.bucketName, props.lakeDateRange),
         },
         storageDescriptor: {
           columns: def.columns.map((c) => ({ name: c.name, type: c.type, comment: c.comment })),
@@ -103,10 +110,12 @@ export class LakeCatalog extends Construct {
       },
     });
 
-    for (const q of schema.namedQueries) {
-      const query = new athena.CfnNamedQuery(this, `${q.kind === 'view' ? 'View' : 'Query'}-${q.name}`, {
-        name: q.kind === 'view' ? `create view ${q.name}` : q.name.replace(/_/g, ' '),
-        description: q.kind === 'view' ? `Creates or replaces the view ${this.databaseName}.${q.name}` : `Cookbook query ${q.name}`,
+    // The cookbook, saved in the workgroup. The views themselves are created at deploy by the
+    // stack's AthenaLayer (a named query is only saved, never run).
+    for (const q of schema.namedQueries.filter((n) => n.kind === 'query')) {
+      const query = new athena.CfnNamedQuery(this, `Query-${q.name}`, {
+        name: q.name.replace(/_/g, ' '),
+        description: `Cookbook query ${q.name}`,
         database: this.databaseName,
         workGroup: this.workGroup.name,
         queryString: qualify(q.sql, def.database, this.databaseName),
@@ -115,16 +124,4 @@ export class LakeCatalog extends Construct {
       query.addResourceDependency(this.database);
     }
   }
-}
-
-/**
- * `sql` with every name qualified by the database `from` (`from.events`, `from.page_viewed`)
- * qualified by `to` instead. The generated SQL always qualifies names this way.
- */
-export function qualify(sql: string, from: string, to: string): string {
-  if (from === to) {
-    return sql;
-  }
-  const escaped = from.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return sql.replace(new RegExp(`(?<![A-Za-z0-9_."])${escaped}\\.(?=[A-Za-z_])`, 'g'), `${to}.`);
 }

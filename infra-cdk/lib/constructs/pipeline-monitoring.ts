@@ -10,6 +10,12 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 
+/**
+ * The transform's `Reason` code for an event dated outside the lake window
+ * (`RecordError::OutsideLakeWindow` in `transform/src/error.rs`; a test reads it from there).
+ */
+export const OUTSIDE_LAKE_WINDOW_REASON = 'created_at_outside_lake_window';
+
 /** Props of {@link PipelineMonitoring}. */
 export interface PipelineMonitoringProps {
   /** Name prefix of the alarms, topic and dashboard. */
@@ -84,11 +90,11 @@ export class PipelineMonitoring extends Construct {
       labels.set(metric, label);
       return metric;
     };
-    const transformMetric = (metricName: string, label: string) => {
+    const transformMetric = (metricName: string, label: string, reason?: string) => {
       const metric = new cloudwatch.Metric({
         namespace: props.transformMetricsNamespace,
         metricName,
-        dimensionsMap: { DeliveryStream: streamName },
+        dimensionsMap: reason === undefined ? { DeliveryStream: streamName } : { DeliveryStream: streamName, Reason: reason },
         statistic: 'Sum',
         period: five,
       });
@@ -108,6 +114,7 @@ export class PipelineMonitoring extends Construct {
       recordsOk: transformMetric('RecordsOk', 'Transform: Ok'),
       recordsDropped: transformMetric('RecordsDropped', 'Transform: Dropped (duplicates)'),
       recordsFailed: transformMetric('RecordsProcessingFailed', 'Transform: ProcessingFailed'),
+      outsideWindow: transformMetric('RecordsProcessingFailed', 'Transform: dated outside the lake window', OUTSIDE_LAKE_WINDOW_REASON),
       lambdaErrors: props.transform.metricErrors({ statistic: 'Sum', period: five }),
       lambdaThrottles: props.transform.metricThrottles({ statistic: 'Sum', period: five }),
       lambdaDuration: props.transform.metricDuration({ statistic: 'p99', period: five }),
@@ -153,6 +160,9 @@ export class PipelineMonitoring extends Construct {
       'Firehose exceeded its active partition limit: records go to errors/ until the limit is raised.');
     alarm('records-rejected', m.recordsFailed, 0, GT,
       'The transform rejected records (ProcessingFailed): reasons in the transform log and errors/processing-failed/.');
+    alarm('records-outside-lake-window', m.outsideWindow, 0, GT,
+      "Events dated outside the lake's date range (Athena could never show them) were rejected: a producer clock or unit is off, " +
+        'or lakeDateRange needs widening; they wait under errors/processing-failed/ for a re-drive.');
     alarm('transform-errors', m.lambdaErrors, 0, GT, 'The transform Lambda failed invocations (Firehose retries them).');
     alarm('transform-throttles', m.lambdaThrottles, 0, GT, 'The transform Lambda was throttled (check account concurrency).');
     alarm('transform-duration', m.lambdaDuration, props.transformTimeout.toMilliseconds() * 0.8, GT,
@@ -180,7 +190,7 @@ export class PipelineMonitoring extends Construct {
       graph('Firehose: freshness (s)', [m.freshness]),
     );
     this.dashboard.addWidgets(
-      graph('Transform: records by result', [m.recordsOk, m.recordsDropped, m.recordsFailed]),
+      graph('Transform: records by result', [m.recordsOk, m.recordsDropped, m.recordsFailed], [m.outsideWindow]),
       graph('Transform: errors, throttles', [m.lambdaErrors, m.lambdaThrottles]),
       graph('Transform: p99 duration (ms)', [m.lambdaDuration]),
     );

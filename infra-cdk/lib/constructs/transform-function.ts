@@ -5,6 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { RustFunction } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
+import { LAKE_DATE_RANGE_ENV } from '../lake-window';
 
 /** The repository root: the Cargo workspace the transform is built from. */
 export const WORKSPACE_DIR = path.resolve(__dirname, '..', '..', '..');
@@ -25,6 +26,12 @@ export interface TransformFunctionProps {
   readonly memorySize?: number;
   /** Timeout. @default Duration.seconds(60) */
   readonly timeout?: Duration;
+  /**
+   * The lake window the transform enforces (`EVENTLAKE_LAKE_DATE_RANGE`): must be the Glue
+   * table's `projection.created_date.range`.
+   * @default the transform's own default, the range of `glue-schema/table.json`
+   */
+  readonly lakeDateRange?: string;
   /** Log retention. @default logs.RetentionDays.THREE_MONTHS */
   readonly logRetention?: logs.RetentionDays;
   /** Keep the log group when the stack is deleted. @default true */
@@ -50,6 +57,12 @@ export class TransformFunction extends Construct {
   constructor(scope: Construct, id: string, props: TransformFunctionProps) {
     super(scope, id);
     const functionName = `${props.namePrefix}-transform`;
+    // Firehose waits at most 5 minutes for a transform invocation
+    // (https://docs.aws.amazon.com/firehose/latest/dev/data-transformation.html).
+    const timeoutSeconds = (props.timeout ?? Duration.seconds(60)).toSeconds();
+    if (timeoutSeconds > 300) {
+      throw new Error(`TransformFunction: timeout must be at most 300 s (Firehose's limit for a transform), got ${timeoutSeconds} s`);
+    }
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       logGroupName: `/aws/lambda/${functionName}`,
       retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
@@ -79,7 +92,10 @@ export class TransformFunction extends Construct {
       loggingFormat: lambda.LoggingFormat.JSON,
       applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
       systemLogLevelV2: lambda.SystemLogLevel.WARN,
-      environment: { EVENTLAKE_METRICS_NAMESPACE: TRANSFORM_METRICS_NAMESPACE },
+      environment: {
+        EVENTLAKE_METRICS_NAMESPACE: TRANSFORM_METRICS_NAMESPACE,
+        ...(props.lakeDateRange === undefined ? {} : { [LAKE_DATE_RANGE_ENV]: props.lakeDateRange }),
+      },
     };
     this.function = props.code
       ? new lambda.Function(this, 'Function', {

@@ -4,8 +4,8 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use eventlake_glue_schema::Table;
-use eventlake_tests::{check_fits_table, fixtures, ok_records, render_ok};
-use eventlake_transform::{parse_invocation, transform, RecordResult};
+use eventlake_tests::{check_fits_table, fixtures, ok_records, render_ok, transform_at_fixture_time as transform};
+use eventlake_transform::{parse_invocation, RecordResult};
 use serde_json::Value;
 
 #[test]

@@ -2,12 +2,25 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use eventlake_glue_schema::Table;
+use eventlake_glue_schema::{DayRange, LakeWindow, Table};
 use eventlake_tests::{check_fits_table, ok_records, render_ok};
 use eventlake_transform::firehose::transform_with_limit;
 use eventlake_transform::{
-    parse_invocation, transform, InputRecord, Invocation, RecordResult, Transformer, RESPONSE_LIMIT_BYTES,
+    parse_invocation, InputRecord, Invocation, InvocationError, RecordResult, Transformed, Transformer,
+    RESPONSE_LIMIT_BYTES,
 };
+
+/// Every day a `created_at` can have: the record rules without the lake window, which has
+/// its own property ([`only_events_dated_inside_the_lake_window_are_ok`]).
+const ALL_DAYS: DayRange = DayRange {
+    first: 0,
+    last: i64::MAX,
+};
+
+/// The transform with every day allowed.
+fn transform(inv: &Invocation<'_>) -> Result<Transformed, InvocationError> {
+    transform_with_limit(inv, ALL_DAYS, RESPONSE_LIMIT_BYTES)
+}
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 
@@ -236,7 +249,7 @@ proptest! {
         let r = &out.report;
         prop_assert_eq!(r.ok + r.dropped + r.failed(), data.len());
         let mut wire = Vec::new();
-        let report = Transformer::new().transform_into(&inv, RESPONSE_LIMIT_BYTES, &mut wire).unwrap();
+        let report = Transformer::new().transform_into(&inv, ALL_DAYS, RESPONSE_LIMIT_BYTES, &mut wire).unwrap();
         prop_assert_eq!(&report, &out.report);
         prop_assert_eq!(
             String::from_utf8(wire).unwrap(),
@@ -310,6 +323,28 @@ proptest! {
     }
 
     #[test]
+    fn only_events_dated_inside_the_lake_window_are_ok(
+        created_at in 0u64..=253_402_300_799,
+        now in 1_500_000_000i64..2_000_000_000,
+        first in "20(1[0-9]|2[0-6])-0[1-9]-1[0-9]",
+        ahead in 0i64..10,
+    ) {
+        let window = LakeWindow::parse(&format!("{first},NOW+{ahead}DAYS")).unwrap();
+        let days = window.days_at(now);
+        let event = format!(r#"{{"event_uuid":"0f8fad5b-d9cb-469f-a165-70867728950e","event_name":"a:b","created_at":{created_at}}}"#);
+        let data = vec![STANDARD.encode(event)];
+        let out = transform_with_limit(&invocation(&data), days, RESPONSE_LIMIT_BYTES).unwrap();
+        let day = (created_at / 86_400) as i64;
+        let inside = window.first_day() <= day && day <= now.div_euclid(86_400) + ahead;
+        prop_assert_eq!(out.response.records[0].result == RecordResult::Ok, inside);
+        if !inside {
+            let reason = out.report.rejections[0].error.to_string();
+            prop_assert!(reason.starts_with(&format!("created_at {created_at} is ")), "{}", reason);
+            prop_assert_eq!(out.report.rejections[0].error.code(), "created_at_outside_lake_window");
+        }
+    }
+
+    #[test]
     fn text_serde_json_rejects_is_never_ok(text in event_text(), i in any::<prop::sample::Index>(), b in any::<u8>()) {
         let mut bytes = text.into_bytes();
         let at = i.index(bytes.len());
@@ -334,12 +369,14 @@ fn the_size_guard_keeps_responses_under_the_limit_and_loses_nothing() {
     let inv = invocation(&data);
     let wire_len = |inv: &Invocation<'_>, limit: usize| {
         let mut wire = Vec::new();
-        Transformer::new().transform_into(inv, limit, &mut wire).unwrap();
+        Transformer::new()
+            .transform_into(inv, ALL_DAYS, limit, &mut wire)
+            .unwrap();
         wire.len()
     };
     let full_len = wire_len(&inv, usize::MAX);
     let limit = full_len - 1500;
-    let cut = transform_with_limit(&inv, limit).unwrap();
+    let cut = transform_with_limit(&inv, ALL_DAYS, limit).unwrap();
     assert!(wire_len(&inv, limit) <= limit);
     assert_eq!(serde_json::to_vec(&cut.response).unwrap().len(), wire_len(&inv, limit));
     let failed: Vec<usize> = cut.report.rejections.iter().map(|r| r.index).collect();
@@ -363,5 +400,5 @@ fn the_size_guard_keeps_responses_under_the_limit_and_loses_nothing() {
     }
     assert_eq!(cut.report.ok + failed.len(), 50);
     // A limit below even the all-unchanged response is an invocation error, not silent loss.
-    assert!(transform_with_limit(&inv, 100).is_err());
+    assert!(transform_with_limit(&inv, ALL_DAYS, 100).is_err());
 }

@@ -1,0 +1,196 @@
+/**
+ * The Athena layer's custom resource handler (CDK Provider framework `onEvent`): runs the
+ * layer's statements in Athena at deploy time, so the views and tables analysts query exist
+ * after `cdk deploy` (a saved `AWS::Athena::NamedQuery` is never run).
+ *
+ * - Create: every statement, in dependency order (waves, a few queries at a time), each
+ *   waited for; a failed query fails the deploy with Athena's own message.
+ * - Update: only the statements whose SQL changed or that are new (CloudFormation sends an
+ *   update only when the generated SQL changed); views that left the layer are dropped.
+ * - Delete: nothing. Tables hold data and views go with the Glue database; stack deletion
+ *   leaves the lake alone.
+ *
+ * Names in the statements are qualified by `SourceDatabase` (the generated SQL's) and run
+ * against `Database` (the stage's `glueDatabase`). Athena API:
+ * https://docs.aws.amazon.com/athena/latest/APIReference/API_StartQueryExecution.html and
+ * API_GetQueryExecution.html (states QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED).
+ */
+import { executionOrder, type LayerStatement, qualify } from './statements';
+
+/** What the handler needs of Athena (the SDK client in Lambda; a fake in the tests). */
+export interface AthenaApi {
+  /** Starts `sql` in `workGroup` with `database` as the default database; returns the query id. */
+  startQuery(sql: string, database: string, workGroup: string): Promise<string>;
+  /** The query's state and, when it failed, Athena's reason. */
+  queryState(id: string): Promise<{ state: string; reason?: string }>;
+}
+
+/** The custom resource's properties (CloudFormation passes them as given, numbers as strings). */
+export interface LayerProperties {
+  /** The database to create the objects in. */
+  readonly Database: string;
+  /** The database the statements' names are qualified with. */
+  readonly SourceDatabase: string;
+  /** The Athena workgroup the queries run in (its result location and encryption apply). */
+  readonly WorkGroup: string;
+  /** The statements. */
+  readonly Statements: LayerStatement[];
+}
+
+/** The parts of a CloudFormation custom resource event the handler reads. */
+export interface LayerEvent {
+  /** Create, Update or Delete. */
+  readonly RequestType: 'Create' | 'Update' | 'Delete';
+  /** The resource's properties. */
+  readonly ResourceProperties: LayerProperties;
+  /** The previous properties, on Update. */
+  readonly OldResourceProperties?: LayerProperties;
+  /** The physical id, on Update and Delete. */
+  readonly PhysicalResourceId?: string;
+}
+
+/** How the handler waits. */
+export interface RunOptions {
+  /** Queries in flight at once. @default 4 (Athena's default quota: 20 active DDL queries per account) */
+  readonly concurrency?: number;
+  /** Sleeps `ms` milliseconds. @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** Milliseconds left before the Lambda times out. @default no limit */
+  readonly remainingMs?: () => number;
+}
+
+/** Athena's errors that mean "again, later" (throttling). */
+const RETRYABLE = new Set(['TooManyRequestsException', 'ThrottlingException']);
+
+const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Runs one statement and waits for it; throws with Athena's reason when it does not succeed. */
+async function runOne(athena: AthenaApi, name: string, sql: string, database: string, workGroup: string, opts: RunOptions): Promise<void> {
+  const sleep = opts.sleep ?? sleepFor;
+  let id: string | undefined;
+  for (let attempt = 1; id === undefined; attempt++) {
+    try {
+      id = await athena.startQuery(sql, database, workGroup);
+    } catch (e) {
+      if (!RETRYABLE.has((e as Error).name) || attempt >= 8) {
+        throw new Error(`${name}: Athena did not start the query: ${(e as Error).message}`);
+      }
+      await sleep(Math.min(200 * 2 ** attempt, 10_000));
+    }
+  }
+  for (let poll = 0; ; poll++) {
+    const { state, reason } = await athena.queryState(id);
+    if (state === 'SUCCEEDED') {
+      return;
+    }
+    if (state === 'FAILED' || state === 'CANCELLED') {
+      throw new Error(`${name}: Athena query ${id} ${state}: ${reason ?? 'no reason given'}`);
+    }
+    if (opts.remainingMs && opts.remainingMs() < 20_000) {
+      throw new Error(`${name}: Athena query ${id} still ${state} when the handler ran out of time`);
+    }
+    await sleep(Math.min(250 * 2 ** poll, 5_000));
+  }
+}
+
+/**
+ * Runs `statements` (qualified for `source`) against `database`, in dependency order, at most
+ * `concurrency` at a time; returns the names run, in the order they finished.
+ */
+export async function runStatements(
+  athena: AthenaApi,
+  statements: readonly LayerStatement[],
+  target: { database: string; source: string; workGroup: string },
+  opts: RunOptions = {},
+): Promise<string[]> {
+  const done: string[] = [];
+  const concurrency = Math.max(1, opts.concurrency ?? 4);
+  const inLayer = new Set(statements.map((s) => s.name));
+  // Dependencies outside the set to run already exist (an update runs only what changed).
+  const local = statements.map((s) => ({ ...s, dependsOn: (s.dependsOn ?? []).filter((d) => inLayer.has(d)) }));
+  for (const wave of executionOrder(local)) {
+    const queue = [...wave];
+    const worker = async () => {
+      for (let s = queue.shift(); s !== undefined; s = queue.shift()) {
+        await runOne(athena, s.name, qualify(s.sql, target.source, target.database), target.database, target.workGroup, opts);
+        done.push(s.name);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
+  }
+  return done;
+}
+
+/** What a layer event changes: the statements to run and the views to drop. */
+export function plan(event: LayerEvent): { run: LayerStatement[]; drop: string[] } {
+  const props = event.ResourceProperties;
+  if (event.RequestType === 'Delete') {
+    return { run: [], drop: [] };
+  }
+  const old = event.RequestType === 'Update' ? event.OldResourceProperties : undefined;
+  if (!old || old.Database !== props.Database || old.SourceDatabase !== props.SourceDatabase) {
+    return { run: [...props.Statements], drop: [] };
+  }
+  const before = new Map(old.Statements.map((s) => [s.name, s]));
+  const now = new Set(props.Statements.map((s) => s.name));
+  return {
+    run: props.Statements.filter((s) => before.get(s.name)?.sql !== s.sql || before.get(s.name)?.kind !== s.kind),
+    drop: old.Statements.filter((s) => s.kind === 'view' && !now.has(s.name)).map((s) => s.name),
+  };
+}
+
+/** Handles one custom resource event; the physical id names the database. */
+export async function onEvent(
+  event: LayerEvent,
+  athena: AthenaApi,
+  opts: RunOptions = {},
+): Promise<{ PhysicalResourceId: string; Data: { Ran: string } }> {
+  const props = event.ResourceProperties;
+  const physicalId = event.PhysicalResourceId ?? `athena-layer:${props.Database}`;
+  if (event.RequestType === 'Delete') {
+    return { PhysicalResourceId: physicalId, Data: { Ran: '' } };
+  }
+  const target = { database: props.Database, source: props.SourceDatabase, workGroup: props.WorkGroup };
+  const { run, drop } = plan(event);
+  const ran = await runStatements(athena, run, target, opts);
+  for (const name of drop) {
+    await runOne(athena, name, `DROP VIEW IF EXISTS ${props.Database}.${name}`, props.Database, props.WorkGroup, opts);
+  }
+  // A new database is a new resource: CloudFormation then deletes the old one (a no-op).
+  return { PhysicalResourceId: `athena-layer:${props.Database}`, Data: { Ran: String(ran.length) } };
+}
+
+/** The minimal shape of `@aws-sdk/client-athena` the Lambda uses. */
+interface AthenaSdk {
+  AthenaClient: new (config: object) => { send(command: object): Promise<any> };
+  StartQueryExecutionCommand: new (input: object) => object;
+  GetQueryExecutionCommand: new (input: object) => object;
+}
+
+/**
+ * The Athena client of the Lambda runtime: the Node.js runtimes include the AWS SDK for
+ * JavaScript v3, so the bundle does not carry it. Not run by the tests (no AWS here).
+ */
+export function sdkAthena(): AthenaApi {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const sdk = require('@aws-sdk/client-athena') as AthenaSdk;
+  const client = new sdk.AthenaClient({});
+  return {
+    async startQuery(sql, database, workGroup) {
+      const out = await client.send(
+        new sdk.StartQueryExecutionCommand({ QueryString: sql, QueryExecutionContext: { Database: database }, WorkGroup: workGroup }),
+      );
+      return String(out.QueryExecutionId);
+    },
+    async queryState(id) {
+      const out = await client.send(new sdk.GetQueryExecutionCommand({ QueryExecutionId: id }));
+      const status = out.QueryExecution?.Status ?? {};
+      return { state: String(status.State), reason: status.StateChangeReason ?? status.AthenaError?.ErrorMessage };
+    },
+  };
+}
+
+/** The Lambda entry point. */
+export async function handler(event: LayerEvent, context: { getRemainingTimeInMillis(): number }) {
+  return onEvent(event, sdkAthena(), { remainingMs: () => context.getRemainingTimeInMillis() });
+}

@@ -1,0 +1,92 @@
+/**
+ * The Athena layer the deploy creates: the generated views of `glue-schema/athena/views/` and
+ * the tables Athena (not CloudFormation) must create, as statements the custom resource runs in
+ * dependency order. Shared by the construct (synth time) and the handler (deploy time).
+ */
+
+/** One statement of the layer. */
+export interface LayerStatement {
+  /** The object it defines (`events_unique`, `page_viewed`, `events_curated`). */
+  readonly name: string;
+  /** A view (dropped when it leaves the layer) or a table (never dropped: it holds data). */
+  readonly kind: 'view' | 'table';
+  /** The statement, its names qualified by the database it is written for. */
+  readonly sql: string;
+  /** Names of the layer's other objects it reads: they run first. */
+  readonly dependsOn: readonly string[];
+}
+
+/** `sql` without its `--` comment lines and trailing `;`: one statement as Athena takes it. */
+export function statementText(sql: string): string {
+  return sql
+    .split('\n')
+    .filter((line) => !line.trimStart().startsWith('--'))
+    .join('\n')
+    .trim()
+    .replace(/;\s*$/, '');
+}
+
+/** Escapes `s` for a regular expression. */
+function escaped(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * The statements with their dependencies: a statement depends on every other one whose
+ * `<database>.<name>` it mentions. Throws on a dependency cycle.
+ */
+export function withDependencies(
+  database: string,
+  statements: readonly { name: string; kind: 'view' | 'table'; sql: string }[],
+): LayerStatement[] {
+  const names = new Set(statements.map((s) => s.name));
+  if (names.size !== statements.length) {
+    throw new Error('Athena layer: two statements define the same object');
+  }
+  const out = statements.map((s) => ({
+    ...s,
+    dependsOn: statements
+      .filter((o) => o.name !== s.name && new RegExp(`(?<![A-Za-z0-9_])${escaped(database)}\\.${escaped(o.name)}(?![A-Za-z0-9_])`).test(s.sql))
+      .map((o) => o.name),
+  }));
+  executionOrder(out);
+  return out;
+}
+
+/**
+ * Waves of statements: each wave's statements depend only on earlier waves. Throws on an
+ * unknown dependency or a cycle.
+ */
+export function executionOrder(statements: readonly LayerStatement[]): LayerStatement[][] {
+  const byName = new Map(statements.map((s) => [s.name, s]));
+  for (const s of statements) {
+    for (const d of s.dependsOn) {
+      if (!byName.has(d)) {
+        throw new Error(`Athena layer: ${s.name} depends on ${d}, which the layer does not define`);
+      }
+    }
+  }
+  const done = new Set<string>();
+  const waves: LayerStatement[][] = [];
+  while (done.size < statements.length) {
+    const wave = statements.filter((s) => !done.has(s.name) && s.dependsOn.every((d) => done.has(d)));
+    if (wave.length === 0) {
+      const left = statements.filter((s) => !done.has(s.name)).map((s) => s.name);
+      throw new Error(`Athena layer: dependency cycle among ${left.join(', ')}`);
+    }
+    wave.forEach((s) => done.add(s.name));
+    waves.push(wave);
+  }
+  return waves;
+}
+
+/**
+ * `sql` with every name qualified by the database `from` (`from.events`, `from.page_viewed`)
+ * qualified by `to` instead. The generated SQL always qualifies names this way.
+ */
+export function qualify(sql: string, from: string, to: string): string {
+  if (from === to) {
+    return sql;
+  }
+  return sql.replace(new RegExp(`(?<![A-Za-z0-9_."])${escaped(from)}\\.(?=[A-Za-z_])`, 'g'), `${to}.`);
+}

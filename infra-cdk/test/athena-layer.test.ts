@@ -1,0 +1,155 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { type AthenaApi, type LayerEvent, onEvent, plan } from '../lib/athena-layer/handler';
+import { executionOrder, type LayerStatement, statementText, withDependencies } from '../lib/athena-layer/statements';
+
+/** An Athena that records what it is asked and answers from a script. */
+class FakeAthena implements AthenaApi {
+  readonly started: { sql: string; database: string; workGroup: string }[] = [];
+  readonly polls = new Map<string, number>();
+  /** States a query goes through before its last one, per statement text fragment. */
+  constructor(
+    private readonly script: (sql: string) => { states: string[]; reason?: string } = () => ({ states: ['SUCCEEDED'] }),
+    private throttleFirst = 0,
+  ) {}
+  async startQuery(sql: string, database: string, workGroup: string): Promise<string> {
+    if (this.throttleFirst > 0) {
+      this.throttleFirst--;
+      throw Object.assign(new Error('Rate exceeded'), { name: 'TooManyRequestsException' });
+    }
+    this.started.push({ sql, database, workGroup });
+    return `q${this.started.length - 1}`;
+  }
+  async queryState(id: string): Promise<{ state: string; reason?: string }> {
+    const n = this.polls.get(id) ?? 0;
+    this.polls.set(id, n + 1);
+    const { states, reason } = this.script(this.started[Number(id.slice(1))].sql);
+    return { state: states[Math.min(n, states.length - 1)], reason };
+  }
+}
+
+const noSleep = { sleep: async () => {} };
+
+const layer = withDependencies('eventlake', [
+  { name: 'events_curated', kind: 'table', sql: 'CREATE TABLE IF NOT EXISTS eventlake.events_curated (x int)' },
+  { name: 'events_unique', kind: 'view', sql: 'CREATE OR REPLACE VIEW eventlake.events_unique AS SELECT * FROM eventlake.events' },
+  { name: 'page_viewed', kind: 'view', sql: 'CREATE OR REPLACE VIEW eventlake.page_viewed AS SELECT * FROM eventlake.events_unique' },
+  { name: 'page_daily', kind: 'view', sql: 'CREATE OR REPLACE VIEW eventlake.page_daily AS SELECT * FROM eventlake.page_viewed' },
+]);
+
+const props = (statements: LayerStatement[] = layer, database = 'eventlake') => ({
+  Database: database,
+  SourceDatabase: 'eventlake',
+  WorkGroup: 'eventlake-dev',
+  Statements: statements,
+});
+
+const create: LayerEvent = { RequestType: 'Create', ResourceProperties: props() };
+
+describe('Athena layer handler', () => {
+  it('reads dependencies from the SQL and runs each statement after what it reads', async () => {
+    assert.deepEqual(layer.find((s) => s.name === 'page_daily')?.dependsOn, ['page_viewed']);
+    assert.deepEqual(layer.find((s) => s.name === 'events_unique')?.dependsOn, [], 'the raw table is not part of the layer');
+    const athena = new FakeAthena();
+    await onEvent(create, athena, { ...noSleep, concurrency: 8 });
+    const order = athena.started.map((q) => /eventlake\.(\w+)/.exec(q.sql)![1]);
+    assert.equal(order.length, 4);
+    assert.ok(order.indexOf('events_unique') < order.indexOf('page_viewed'));
+    assert.ok(order.indexOf('page_viewed') < order.indexOf('page_daily'));
+    assert.deepEqual(executionOrder(layer).map((w) => w.map((s) => s.name)), [
+      ['events_curated', 'events_unique'],
+      ['page_viewed'],
+      ['page_daily'],
+    ]);
+  });
+
+  it('refuses a dependency cycle at synth time', () => {
+    assert.throws(
+      () =>
+        withDependencies('db', [
+          { name: 'a', kind: 'view', sql: 'SELECT * FROM db.b' },
+          { name: 'b', kind: 'view', sql: 'SELECT * FROM db.a' },
+        ]),
+      /dependency cycle among a, b/,
+    );
+  });
+
+  it('waits for every query to finish before the next wave starts', async () => {
+    const athena = new FakeAthena(() => ({ states: ['QUEUED', 'RUNNING', 'RUNNING', 'SUCCEEDED'] }));
+    const sleeps: number[] = [];
+    await onEvent(create, athena, { sleep: async (ms) => void sleeps.push(ms) });
+    for (const [id, n] of athena.polls) {
+      assert.equal(n, 4, `${id} polled until it succeeded`);
+    }
+    assert.ok(sleeps.length >= 12 && sleeps.every((ms) => ms > 0 && ms <= 5_000), String(sleeps));
+  });
+
+  it("fails with Athena's message, and runs nothing that depends on the failed statement", async () => {
+    const athena = new FakeAthena((sql) =>
+      sql.includes('VIEW eventlake.page_viewed') ? { states: ['FAILED'], reason: "line 1:8: Column 'x' cannot be resolved" } : { states: ['SUCCEEDED'] },
+    );
+    await assert.rejects(onEvent(create, athena, noSleep), /page_viewed: Athena query q\d FAILED: line 1:8: Column 'x' cannot be resolved/);
+    assert.ok(!athena.started.some((q) => q.sql.includes('page_daily')));
+  });
+
+  it('gives up when the Lambda is about to time out, naming the query', async () => {
+    const athena = new FakeAthena(() => ({ states: ['RUNNING'] }));
+    await assert.rejects(onEvent(create, athena, { ...noSleep, remainingMs: () => 5_000 }), /still RUNNING when the handler ran out of time/);
+  });
+
+  it('retries a throttled start', async () => {
+    const athena = new FakeAthena(undefined, 3);
+    await onEvent(create, athena, noSleep);
+    assert.equal(athena.started.length, 4);
+  });
+
+  it('re-qualifies every name to the stage database and runs in its workgroup', async () => {
+    const athena = new FakeAthena();
+    await onEvent({ RequestType: 'Create', ResourceProperties: props(layer, 'eventlake_dev') }, athena, noSleep);
+    for (const q of athena.started) {
+      assert.equal(q.database, 'eventlake_dev');
+      assert.equal(q.workGroup, 'eventlake-dev');
+      assert.doesNotMatch(q.sql, /(?<!_)eventlake\./, q.sql);
+    }
+    assert.ok(athena.started.some((q) => q.sql.includes('FROM eventlake_dev.events_unique')));
+  });
+
+  it('on update runs only what changed, and drops views that left the layer', async () => {
+    const same: LayerEvent = { RequestType: 'Update', ResourceProperties: props(), OldResourceProperties: props(), PhysicalResourceId: 'athena-layer:eventlake' };
+    assert.deepEqual(plan(same), { run: [], drop: [] });
+    const athena = new FakeAthena();
+    const changed = layer
+      .filter((s) => s.name !== 'page_daily')
+      .map((s) => (s.name === 'page_viewed' ? { ...s, sql: `${s.sql} WHERE 1 = 1` } : s));
+    const out = await onEvent({ ...same, ResourceProperties: props(changed) }, athena, noSleep);
+    assert.deepEqual(
+      athena.started.map((q) => q.sql),
+      [`${layer[2].sql} WHERE 1 = 1`, 'DROP VIEW IF EXISTS eventlake.page_daily'],
+    );
+    assert.equal(out.PhysicalResourceId, 'athena-layer:eventlake');
+    // A table that leaves the layer is never dropped: it holds data.
+    assert.deepEqual(plan({ ...same, ResourceProperties: props(layer.filter((s) => s.kind === 'view')) }).drop, []);
+  });
+
+  it('runs everything again for a new database, under a new physical id', async () => {
+    const athena = new FakeAthena();
+    const out = await onEvent(
+      { RequestType: 'Update', ResourceProperties: props(layer, 'lake_b'), OldResourceProperties: props(), PhysicalResourceId: 'athena-layer:eventlake' },
+      athena,
+      noSleep,
+    );
+    assert.equal(athena.started.length, 4);
+    assert.equal(out.PhysicalResourceId, 'athena-layer:lake_b');
+  });
+
+  it('leaves everything alone on delete', async () => {
+    const athena = new FakeAthena();
+    const out = await onEvent({ RequestType: 'Delete', ResourceProperties: props(), PhysicalResourceId: 'athena-layer:eventlake' }, athena, noSleep);
+    assert.equal(athena.started.length, 0);
+    assert.equal(out.PhysicalResourceId, 'athena-layer:eventlake');
+  });
+
+  it('sends one statement without comments or the trailing semicolon', () => {
+    assert.equal(statementText('-- generated\n-- note\nCREATE VIEW db.v AS\nSELECT 1;\n'), 'CREATE VIEW db.v AS\nSELECT 1');
+  });
+});
