@@ -75,7 +75,8 @@ describe('transform Lambda', () => {
   });
 
   it('may only write its own logs', () => {
-    const fn = only(prod(), 'AWS::Lambda::Function');
+    const [id, resource] = Object.entries(prod().findResources('AWS::Lambda::Function', { Properties: { FunctionName: 'eventlake-prod-transform' } }))[0] as [string, any];
+    const fn = { id, props: resource.Properties };
     const roleId = fn.props.Role['Fn::GetAtt'][0];
     const policies = Object.values(prod().findResources('AWS::IAM::Policy')).filter((p: any) =>
       p.Properties.Roles.some((r: any) => r.Ref === roleId),
@@ -341,7 +342,8 @@ describe('the Athena layer, created at deploy', () => {
       if (s.kind === 'view') {
         assert.match(s.sql, new RegExp(`^CREATE OR REPLACE VIEW eventlake\\.${s.name} AS`), s.name);
       }
-      assert.doesNotMatch(s.sql, /^--|;\s*$/m, `${s.name}: no comments, no trailing semicolon`);
+      const text = typeof s.sql === 'string' ? s.sql : JSON.stringify(s.sql); // the curated table's LOCATION is a token
+      assert.doesNotMatch(text, /^--|;\s*$/m, `${s.name}: no comments, no trailing semicolon`);
     }
   });
 
@@ -355,7 +357,7 @@ describe('the Athena layer, created at deploy', () => {
 
   it('has a handler that may run Athena DDL in this workgroup and database only', () => {
     const t = prod();
-    t.hasResourceProperties('AWS::Lambda::Function', { FunctionName: 'eventlake-prod-athena-layer', Runtime: 'nodejs22.x', Timeout: 840 });
+    t.hasResourceProperties('AWS::Lambda::Function', { FunctionName: 'eventlake-prod-athena-layer', Runtime: 'nodejs24.x', Timeout: 840 });
     const policies = JSON.stringify(t.findResources('AWS::IAM::Policy'));
     assert.match(policies, /athena:StartQueryExecution/);
     assert.match(policies, /"glue:CreateTable"/);
