@@ -318,6 +318,38 @@ fn records_that_do_not_fit_the_table_go_to_format_conversion_failed_and_redrive_
 }
 
 #[test]
+fn events_athena_could_never_show_are_kept_under_processing_failed_with_the_bound() {
+    let dir = temp_dir("lake-window");
+    let lake = dir.join("lake");
+    let event = |created_at: u64| {
+        format!(
+            r#"{{"event_uuid":"0f8fad5b-d9cb-469f-a165-70867728950e","event_name":"payment:order:completed","created_at":{created_at}}}"#
+        )
+    };
+    // 2019-12-31T23:59:59Z is out; 2020-01-01T00:00:00Z and 2024 are in; 9999 is out.
+    let input = [1_577_836_799, 1_577_836_800, 1_710_670_500, 253_402_300_799]
+        .map(event)
+        .join("\n")
+        + "\n";
+    let summary = replay(&mut input.as_bytes(), ReplayOptions::new(&lake), &|_, _| {}).unwrap();
+    assert_eq!((summary.records, summary.rejected_total()), (4, 2));
+    let reasons: BTreeSet<String> = error_records(&lake, "processing-failed")
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap().to_string())
+        .collect();
+    assert!(reasons.contains("created_at 1577836799 is 2019-12-31, before the lake's first day 2020-01-01"));
+    assert!(reasons
+        .iter()
+        .any(|r| r.starts_with("created_at 253402300799 is 9999-12-31, after the lake's last day ")));
+    let dates: BTreeSet<String> = read_lake(&lake).into_iter().map(|r| r.created_date).collect();
+    assert_eq!(
+        dates,
+        BTreeSet::from(["2020-01-01".to_string(), "2024-03-17".to_string()])
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn redriving_processing_failures_runs_them_through_the_transform_again() {
     let dir = temp_dir("redrive");
     let lake = dir.join("lake");

@@ -80,6 +80,9 @@ describe('stage config', () => {
     ['streamRetentionHours', 8760, 8761, /streamRetentionHours must be an integer in 24..8760/],
     ['transformMemoryMb', 10240, 10241, /transformMemoryMb must be an integer in 128..10240/],
     ['lakeInfrequentAccessAfterDays', 30, 29, /lakeInfrequentAccessAfterDays must be an integer in 30..3650/],
+    ['logRetentionDays', 3653, 3654, /logRetentionDays must be an integer in 1..3653/],
+    ['athenaBytesScannedCutoffGiB', 1, 0, /athenaBytesScannedCutoffGiB must be an integer in 1..1048576/],
+    ['freshnessAlarmSeconds', 60, 59, /freshnessAlarmSeconds must be an integer in 60..86400/],
   ] as const) {
     it(`${key}: ${inside} is accepted, ${outside} refused`, () => {
       assert.equal(stageConfig({ qa: { [key]: inside } }, 'qa')[key], inside);

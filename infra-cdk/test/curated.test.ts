@@ -67,7 +67,18 @@ describe('curated table job (Step Functions + Athena)', () => {
     assert.equal(placeholderCount(sql), 4);
   });
 
-    it('takes the look-back window from the stage', () => {
+    it('may stop the queries it starts, as AWS documents for .sync Athena tasks', () => {
+    const t = template('prod');
+    const smRole = only(t, 'AWS::StepFunctions::StateMachine').props.RoleArn['Fn::GetAtt'][0];
+    const statements = (Object.values(t.findResources('AWS::IAM::Policy')) as any[])
+      .filter((p) => p.Properties.Roles.some((r: any) => r.Ref === smRole))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement);
+    const stop = statements.find((s: any) => [s.Action].flat().includes('athena:stopQueryExecution'));
+    assert.ok(stop, 'athena:stopQueryExecution granted');
+    assert.match(JSON.stringify(stop.Resource), /workgroup\/eventlake-prod/);
+  });
+
+  it('takes the look-back window from the stage', () => {
     const merge: string = states(template('staging', { curatedLookbackDays: 7 })).Merge.Parameters['QueryString.$'];
     assert.match(merge, /INTERVAL \\'7\\' DAY/);
   });
