@@ -16,7 +16,7 @@ use crate::CliError;
 pub struct DemoOptions {
     /// Events to generate (1,000,000 = one hour at the mission's rate).
     pub events: u64,
-    /// The lake directory (replaced if it holds an earlier demo).
+    /// The lake directory: a new one, or one an earlier demo made (which is replaced).
     pub lake: PathBuf,
     /// Generator seed.
     pub seed: u64,
@@ -66,18 +66,45 @@ pub const QUERIES: [(&str, &str); 4] = [
     ),
 ];
 
+/// The file that marks a lake as the demo's own: only such a lake is ever reset.
+pub const DEMO_MARKER: &str = ".eventlake-demo";
+
+/// What a demo writes into its lake, and so removes before it runs again.
+const DEMO_PARTS: [&str; 3] = ["events", "errors", "curated"];
+
+/// Makes `lake` an empty demo lake: refuses a lake the demo did not make (one with events,
+/// errors or a curated table but no [`DEMO_MARKER`]), otherwise removes what an earlier demo
+/// wrote and marks the folder as the demo's.
+fn reset_demo_lake(lake: &std::path::Path) -> Result<(), CliError> {
+    let holds_data = DEMO_PARTS.iter().any(|p| lake.join(p).exists());
+    if holds_data && !lake.join(DEMO_MARKER).is_file() {
+        return Err(CliError::Lake(format!(
+            "{} holds a lake that `eventlake demo` did not make; the demo replaces only its own: choose another --lake",
+            lake.display()
+        )));
+    }
+    for part in DEMO_PARTS {
+        let dir = lake.join(part);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|source| CliError::WriteFile { path: dir, source })?;
+        }
+    }
+    std::fs::create_dir_all(lake).map_err(|source| CliError::WriteFile {
+        path: lake.to_path_buf(),
+        source,
+    })?;
+    let marker = lake.join(DEMO_MARKER);
+    std::fs::write(
+        &marker,
+        "This lake was made by `eventlake demo`, which may replace its events/, errors/ and curated/.\n",
+    )
+    .map_err(|source| CliError::WriteFile { path: marker, source })
+}
+
 /// Runs the demo, printing progress and results to `out`.
 pub fn demo(options: &DemoOptions, out: &mut impl Write) -> Result<ReplaySummary, CliError> {
     let table = Table::embedded();
-    if options.lake.join("events").exists() || options.lake.join("errors").exists() {
-        // Only ever remove what a demo writes.
-        for sub in ["events", "errors"] {
-            let dir = options.lake.join(sub);
-            if dir.exists() {
-                std::fs::remove_dir_all(&dir).map_err(|source| CliError::WriteFile { path: dir, source })?;
-            }
-        }
-    }
+    reset_demo_lake(&options.lake)?;
     let generate = GenerateOptions {
         events: options.events,
         seed: options.seed,

@@ -62,10 +62,10 @@ enum Command {
         #[arg(long)]
         table: Option<PathBuf>,
         /// Processor buffer: MiB of events per transform invocation (Firehose: 0.2 to 3).
-        #[arg(long, default_value_t = 1.0)]
+        #[arg(long, default_value_t = 1.0, value_parser = processor_mib)]
         batch_mb: f64,
-        /// S3 buffer: MiB of records per partition before a file is written.
-        #[arg(long, default_value_t = 64.0)]
+        /// S3 buffer: MiB of records per partition before a file is written (Firehose: 1 to 128).
+        #[arg(long, default_value_t = 64.0, value_parser = s3_buffer_mib)]
         file_mb: f64,
         /// Delivery stream name at the start of object names (tells backfills apart).
         #[arg(long, default_value = "eventlake-local")]
@@ -209,6 +209,26 @@ fn share(s: &str) -> Result<f64, String> {
     }
 }
 
+/// A number of MiB in `lo..=hi` (finite: `NaN` and `inf` are refused).
+fn mib_in(s: &str, lo: f64, hi: f64) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (lo..=hi).contains(&v) => Ok(v),
+        _ => Err(format!("`{s}` is not a number of MiB from {lo} to {hi}")),
+    }
+}
+
+/// Firehose's processor buffer: 0.2 to 3 MB
+/// (<https://docs.aws.amazon.com/firehose/latest/dev/data-transformation.html>).
+fn processor_mib(s: &str) -> Result<f64, String> {
+    mib_in(s, 0.2, 3.0)
+}
+
+/// Firehose's S3 buffer: 1 to 128 MiB (BufferingHints.SizeInMBs).
+fn s3_buffer_mib(s: &str) -> Result<f64, String> {
+    mib_in(s, 1.0, 128.0)
+}
+
+#[cfg(feature = "produce")]
 fn positive(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 => Ok(v),

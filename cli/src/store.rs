@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
@@ -75,17 +74,14 @@ impl ObjectLake {
                 "{url}: no bucket name (expected s3://bucket/prefix)"
             )));
         }
-        let store = AmazonS3Builder::from_env()
-            .with_bucket_name(bucket)
-            .build()
-            .map_err(|e| CliError::Lake(format!("{url}: {}", one_line(&e))))?;
+        let store = s3_store(url, bucket)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(CliError::WriteOutput)?;
         let lake = ObjectLake {
             url: url.to_string(),
-            store: Arc::new(store),
+            store,
             prefix: prefix.trim_matches('/').to_string(),
             runtime,
         };
@@ -113,6 +109,25 @@ impl ObjectLake {
             .map(|_| ())
             .map_err(|e| CliError::Lake(format!("cannot write {}/{key}: {}", self.url, one_line(&e))))
     }
+}
+
+/// The S3 client of `bucket`, configured from the standard `AWS_*` environment variables.
+#[cfg(feature = "s3")]
+fn s3_store(url: &str, bucket: &str) -> Result<Arc<dyn ObjectStore>, CliError> {
+    object_store::aws::AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .build()
+        .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+        .map_err(|e| CliError::Lake(format!("{url}: {}", one_line(&e))))
+}
+
+/// Without the `s3` feature there is no S3 client: say how to get one.
+#[cfg(not(feature = "s3"))]
+fn s3_store(url: &str, _bucket: &str) -> Result<Arc<dyn ObjectStore>, CliError> {
+    Err(CliError::Lake(format!(
+        "{url}: this eventlake was built without S3 support; build it with the default features \
+         (`cargo build --release -p eventlake`, or `cargo install --locked --path cli`)"
+    )))
 }
 
 /// An object-store error on one line (its sources joined), for a one-line CLI message.

@@ -264,3 +264,50 @@ fn invoke_rejects_events_athena_could_never_show_and_names_the_bound() {
     let reason = records[2]["reason"].as_str().unwrap();
     assert!(reason.contains(", after the lake's last day "), "{reason}");
 }
+
+#[test]
+fn replay_refuses_buffer_sizes_firehose_would_not_take() {
+    for (args, says) in [
+        (&["--batch-mb", "10"][..], "`10` is not a number of MiB from 0.2 to 3"),
+        (&["--batch-mb", "0"][..], "`0` is not a number of MiB from 0.2 to 3"),
+        (&["--batch-mb", "NaN"][..], "`NaN` is not a number of MiB"),
+        (&["--file-mb", "inf"][..], "`inf` is not a number of MiB from 1 to 128"),
+        (&["--file-mb", "0.5"][..], "`0.5` is not a number of MiB from 1 to 128"),
+    ] {
+        let mut all = vec!["replay", "--input", "-", "--lake", "/tmp/eventlake-never-written"];
+        all.extend_from_slice(args);
+        let out = eventlake(&all, b"");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says) && err.contains(args[0]), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn demo_replaces_only_a_lake_it_made() {
+    let dir = std::env::temp_dir().join(format!("eventlake-cli-demo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let lake = dir.join("lake");
+    let lake_arg = lake.to_str().unwrap();
+    // A lake filled by replay is someone's data: the demo refuses it and leaves it alone.
+    let out = eventlake(&["replay", "--input", "-", "--lake", lake_arg], b"{\"x\":1}\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let before = std::fs::read_dir(lake.join("errors")).unwrap().count();
+    assert_one_line_error(
+        &eventlake(&["demo", "--events", "200", "--lake", lake_arg], b""),
+        "did not make",
+    );
+    assert_eq!(std::fs::read_dir(lake.join("errors")).unwrap().count(), before);
+    // Its own lake it resets, curated/ included, as often as it runs.
+    let own = dir.join("demo-lake");
+    let own_arg = own.to_str().unwrap();
+    for _ in 0..2 {
+        let out = eventlake(&["demo", "--events", "200", "--lake", own_arg], b"");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(!own.join("curated").exists(), "no stale curated table");
+        let out = eventlake(&["compact", "--lake", own_arg], b"");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(own.join("curated").exists());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
