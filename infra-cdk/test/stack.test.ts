@@ -4,8 +4,8 @@ import { Match } from 'aws-cdk-lib/assertions';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ERROR_OUTPUT_PREFIX } from '../lib/constructs/event-delivery';
-import { OUTSIDE_LAKE_WINDOW_REASON } from '../lib/constructs/pipeline-monitoring';
-import { WORKSPACE_DIR } from '../lib/constructs/transform-function';
+import { OUTSIDE_LAKE_WINDOW_REASON, TRANSFORM_METRIC } from '../lib/constructs/pipeline-monitoring';
+import { TRANSFORM_METRICS_NAMESPACE, WORKSPACE_DIR } from '../lib/constructs/transform-function';
 import { LAKE_DATE_RANGE_ENV } from '../lib/lake-window';
 import { GLUE_SCHEMA_DIR } from '../lib/schema';
 import { only, template } from './helpers';
@@ -416,6 +416,21 @@ describe('alarms and dashboard', () => {
     ]);
     const errorRs = fs.readFileSync(path.join(WORKSPACE_DIR, 'transform', 'src', 'error.rs'), 'utf8');
     assert.match(errorRs, new RegExp(`RecordError::OutsideLakeWindow \\{ \\.\\. \\} => "${OUTSIDE_LAKE_WINDOW_REASON}"`), 'the transform emits this code');
+  });
+
+  it('watches metric names the transform emits, in the namespace it is given', () => {
+    const telemetry = fs.readFileSync(path.join(WORKSPACE_DIR, 'transform', 'src', 'telemetry.rs'), 'utf8');
+    const emitted = new Set([...telemetry.matchAll(/pub const [A-Z_]+: &str = "(\w+)";/g)].map((m) => m[1]));
+    for (const name of Object.values(TRANSFORM_METRIC)) {
+      assert.ok(emitted.has(name), `${name} is a metric of transform/src/telemetry.rs`);
+    }
+    const transformAlarms = Object.values(alarms()).filter((a: any) => a.Namespace === TRANSFORM_METRICS_NAMESPACE);
+    assert.ok(transformAlarms.length >= 2);
+    for (const a of transformAlarms as any[]) {
+      assert.ok(emitted.has(a.MetricName), a.MetricName);
+    }
+    const fn = (Object.values(prod().findResources('AWS::Lambda::Function')) as any[]).find((f) => f.Properties.FunctionName === 'eventlake-prod-transform');
+    assert.equal(fn.Properties.Environment.Variables.EVENTLAKE_METRICS_NAMESPACE, TRANSFORM_METRICS_NAMESPACE);
   });
 
   it('alarms on freshness after the S3 buffer interval plus 15 minutes', () => {

@@ -11,6 +11,16 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 
 /**
+ * The transform's EMF metric names this stack watches (`transform/src/telemetry.rs`, module
+ * `metric`; a test reads them from there).
+ */
+export const TRANSFORM_METRIC = {
+  recordsOk: 'RecordsOk',
+  recordsDropped: 'RecordsDropped',
+  recordsFailed: 'RecordsProcessingFailed',
+} as const;
+
+/**
  * The transform's `Reason` code for an event dated outside the lake window
  * (`RecordError::OutsideLakeWindow` in `transform/src/error.rs`; a test reads it from there).
  */
@@ -111,10 +121,10 @@ export class PipelineMonitoring extends Construct {
       partitionsExceeded: firehoseMetric('PartitionCountExceeded', 'Maximum', 'Active partition limit exceeded'),
       partitions: firehoseMetric('PartitionCount', 'Maximum', 'Active partitions'),
       incoming: props.deliveryStream.metricIncomingRecords({ statistic: 'Sum', period: five }),
-      recordsOk: transformMetric('RecordsOk', 'Transform: Ok'),
-      recordsDropped: transformMetric('RecordsDropped', 'Transform: Dropped (duplicates)'),
-      recordsFailed: transformMetric('RecordsProcessingFailed', 'Transform: ProcessingFailed'),
-      outsideWindow: transformMetric('RecordsProcessingFailed', 'Transform: dated outside the lake window', OUTSIDE_LAKE_WINDOW_REASON),
+      recordsOk: transformMetric(TRANSFORM_METRIC.recordsOk, 'Transform: Ok'),
+      recordsDropped: transformMetric(TRANSFORM_METRIC.recordsDropped, 'Transform: Dropped (duplicates)'),
+      recordsFailed: transformMetric(TRANSFORM_METRIC.recordsFailed, 'Transform: ProcessingFailed'),
+      outsideWindow: transformMetric(TRANSFORM_METRIC.recordsFailed, 'Transform: dated outside the lake window', OUTSIDE_LAKE_WINDOW_REASON),
       lambdaErrors: props.transform.metricErrors({ statistic: 'Sum', period: five }),
       lambdaThrottles: props.transform.metricThrottles({ statistic: 'Sum', period: five }),
       lambdaDuration: props.transform.metricDuration({ statistic: 'p99', period: five }),
