@@ -91,7 +91,7 @@ demo events="1000000" lake="lake":
     set -euo pipefail
     if [ ! -x target/release/eventlake ]; then
       echo "demo: first build of the eventlake command (release, without the AWS SDK and S3 client: the demo needs neither)."
-      echo "demo: measured on a fresh clone of a 2-core machine: about FIRST_BUILD_MINUTES minutes; later runs start in seconds."
+      echo "demo: measured on a fresh clone of a 2-core machine: about 31 minutes (docs/performance.md#first-build); later runs start in seconds."
     fi
     cargo build --locked --release -p eventlake --no-default-features
     target/release/eventlake demo --events {{events}} --lake {{lake}}

@@ -169,7 +169,8 @@ interface AthenaSdk {
 
 /**
  * The Athena client of the Lambda runtime: the Node.js runtimes include the AWS SDK for
- * JavaScript v3, so the bundle does not carry it. Not run by the tests (no AWS here).
+ * JavaScript v3 (https://docs.aws.amazon.com/lambda/latest/dg/lambda-nodejs.html), so the
+ * bundle does not carry it. Not run by the tests (no AWS here).
  */
 export function sdkAthena(): AthenaApi {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
