@@ -83,6 +83,10 @@ describe('stage config', () => {
     ['logRetentionDays', 3653, 3654, /logRetentionDays must be an integer in 1..3653/],
     ['athenaBytesScannedCutoffGiB', 1, 0, /athenaBytesScannedCutoffGiB must be an integer in 1..1048576/],
     ['freshnessAlarmSeconds', 60, 59, /freshnessAlarmSeconds must be an integer in 60..86400/],
+    ['processorBufferSeconds', 0, -1, /processorBufferSeconds must be an integer in 0..900/],
+    ['athenaResultsRetentionDays', 3650, 3651, /athenaResultsRetentionDays must be an integer in 1..3650/],
+    ['lakeGlacierAfterDays', 3650, 3651, /lakeGlacierAfterDays must be an integer in 60..3650/],
+    ['curatedLookbackDays', 31, 32, /curatedLookbackDays must be an integer in 0..31/],
   ] as const) {
     it(`${key}: ${inside} is accepted, ${outside} refused`, () => {
       assert.equal(stageConfig({ qa: { [key]: inside } }, 'qa')[key], inside);
