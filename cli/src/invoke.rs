@@ -4,7 +4,8 @@ use std::io::Write;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use eventlake_transform::{parse_invocation, transform, Response};
+use eventlake_transform::handler::{Config, Handler};
+use eventlake_transform::Response;
 use serde_json::json;
 
 use crate::CliError;
@@ -22,23 +23,26 @@ pub enum Output {
     Decoded,
 }
 
-/// Transforms one invocation (`body`, its JSON text) and writes the response to `out`.
-/// Rejection reasons are logged (stderr) by the same bounded logger the Lambda uses.
-pub fn run(body: &str, output: Output, out: &mut impl Write) -> Result<(), CliError> {
-    let invocation = parse_invocation(body)?;
-    let transformed = transform(&invocation)?;
-    transformed.report.log(
-        &invocation.invocation_id,
-        eventlake_transform::telemetry::DEFAULT_LOGGED_REJECTIONS,
-    );
+/// Transforms one invocation (`body`, its request bytes) with the Lambda's own entry point
+/// (`Handler::handle_body`, its settings from the same `EVENTLAKE_*` variables) and writes
+/// the response to `out`: for [`Output::Wire`], the very bytes the Lambda returns. Rejection
+/// reasons are logged (stderr) by the same bounded logger; the EMF metrics are not printed.
+pub fn run(body: &[u8], output: Output, out: &mut impl Write) -> Result<(), CliError> {
+    let config = Config::from_env(|k| std::env::var(k).ok())
+        .map_err(|e| CliError::Lake(format!("{}: {e}", eventlake_transform::handler::LAKE_DATE_RANGE_ENV)))?;
+    let mut wire = Vec::new();
+    let report = Handler::new(config).handle_body(body, &mut wire, &mut std::io::sink())?;
     match output {
-        Output::Wire => serde_json::to_writer(&mut *out, &transformed.response).map_err(std::io::Error::from)?,
-        Output::Pretty => {
-            serde_json::to_writer_pretty(&mut *out, &transformed.response).map_err(std::io::Error::from)?
-        }
-        Output::Decoded => {
-            let decoded = decoded_view(&transformed.response, &transformed.report);
-            serde_json::to_writer_pretty(&mut *out, &decoded).map_err(std::io::Error::from)?
+        Output::Wire => out.write_all(&wire)?,
+        Output::Pretty | Output::Decoded => {
+            let response: Response =
+                serde_json::from_slice(&wire).map_err(|e| std::io::Error::other(format!("response: {e}")))?;
+            if output == Output::Pretty {
+                serde_json::to_writer_pretty(&mut *out, &response).map_err(std::io::Error::from)?
+            } else {
+                serde_json::to_writer_pretty(&mut *out, &decoded_view(&response, &report))
+                    .map_err(std::io::Error::from)?
+            }
         }
     }
     writeln!(out)?;

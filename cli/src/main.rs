@@ -405,7 +405,7 @@ fn run(command: Command) -> Result<(), CliError> {
             } else {
                 Output::Wire
             };
-            eventlake::invoke::run(&body, output, &mut std::io::stdout().lock())
+            eventlake::invoke::run(body.as_bytes(), output, &mut std::io::stdout().lock())
         }
         Command::Generate {
             events,

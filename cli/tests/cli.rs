@@ -311,3 +311,45 @@ fn demo_replaces_only_a_lake_it_made() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn invoke_prints_the_bytes_the_lambda_entry_point_writes() {
+    for name in ["kinesis-source-basic", "large-realistic-batch", "not-an-event"] {
+        let body = std::fs::read(fixture(name)).unwrap();
+        let out = eventlake(&["invoke"], &body);
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        let mut wire = Vec::new();
+        eventlake_transform::handler::Handler::default()
+            .handle_body(&body, &mut wire, &mut std::io::sink())
+            .unwrap();
+        wire.push(b'\n');
+        assert!(out.stdout == wire, "{name}: the same bytes as Handler::handle_body");
+    }
+}
+
+#[test]
+fn invoke_takes_the_lake_date_range_of_a_stage_from_the_environment() {
+    let body = std::fs::read(fixture("lake-window")).unwrap();
+    let run = |range: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_eventlake"));
+        cmd.args(["invoke", "--decode", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        match range {
+            Some(r) => cmd.env("EVENTLAKE_LAKE_DATE_RANGE", r),
+            None => cmd.env_remove("EVENTLAKE_LAKE_DATE_RANGE"),
+        };
+        let mut child = cmd.spawn().unwrap();
+        child.stdin.take().unwrap().write_all(&body).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let result = |out: &Output, i: usize| {
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["records"][i]["result"].as_str().unwrap().to_string()
+    };
+    // Record 1 is 2019-12-31: outside the table's range, inside a stage's widened one.
+    assert_eq!(result(&run(None), 1), "ProcessingFailed");
+    assert_eq!(result(&run(Some("2019-01-01,NOW+1DAYS")), 1), "Ok");
+    assert_one_line_error(&run(Some("NOW-3YEARS,NOW")), "EVENTLAKE_LAKE_DATE_RANGE");
+}

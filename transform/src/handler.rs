@@ -6,7 +6,9 @@ use lambda_runtime::LambdaEvent;
 use serde_json::value::RawValue;
 
 use crate::error::InvocationError;
-use crate::firehose::{delivery_stream_name, parse_invocation, Invocation, Transformer, RESPONSE_LIMIT_BYTES};
+use crate::firehose::{
+    delivery_stream_name, parse_invocation, BatchReport, Invocation, Transformer, RESPONSE_LIMIT_BYTES,
+};
 use crate::telemetry::DEFAULT_LOGGED_REJECTIONS;
 use eventlake_glue_schema::{LakeWindow, WindowError};
 
@@ -104,13 +106,14 @@ impl Handler {
 
     /// Handles one invocation given as its request body: reads the envelope, transforms every
     /// record, logs rejections, writes the EMF metrics to `metrics` (stdout in Lambda, where
-    /// CloudWatch picks them up) and the response JSON to `response`.
+    /// CloudWatch picks them up) and the response JSON to `response`. Returns what happened to
+    /// each record (the rejections with their reasons).
     pub fn handle_body(
         &mut self,
         body: &[u8],
         response: &mut Vec<u8>,
         metrics: &mut impl Write,
-    ) -> Result<(), InvocationError> {
+    ) -> Result<BatchReport, InvocationError> {
         let invocation = match simdutf8::basic::from_utf8(body) {
             Ok(text) => parse_invocation(text)?,
             // Not UTF-8: serde_json says where, or reads it if the bad bytes are in a field
@@ -126,7 +129,7 @@ impl Handler {
         invocation: &Invocation<'_>,
         response: &mut Vec<u8>,
         metrics: &mut impl Write,
-    ) -> Result<(), InvocationError> {
+    ) -> Result<BatchReport, InvocationError> {
         let days = self.config.window.days_at((self.clock)());
         let report = self
             .transformer
@@ -140,7 +143,7 @@ impl Handler {
                 tracing::warn!(error = %e, "Could not write metrics.");
             }
         }
-        Ok(())
+        Ok(report)
     }
 }
 

@@ -84,7 +84,7 @@ where
             handler.handle_body(&invocation.body, &mut response, &mut std::io::stdout().lock())
         }));
         match handled {
-            Ok(Ok(())) => {
+            Ok(Ok(_report)) => {
                 let body = Bytes::from_owner(self.buffers.loan(response));
                 match response_request(&invocation, body) {
                     Ok(request) => Box::pin(send(self.client.clone(), request)),
