@@ -1,6 +1,7 @@
-//! `eventlake compact`: the curated table of the local lake. Each partition
-//! (`event_type`, `created_date`) of the raw `events/` is merged into `curated/` so that every
-//! (`event_uuid`, `created_at`) appears once, in one file per partition: the rows already
+//! `eventlake compact`: the curated table of the local lake. Each date of the raw `events/`,
+//! all its event types together, is merged into `curated/` so that every (lower-case
+//! `event_uuid`, `created_at`) — the contract's key, the one `events_unique` and the curated
+//! `MERGE` use — appears once in the date, in one file per partition: the rows already
 //! curated win, then the raw rows in the order `events_unique` uses (`event_name`, `payload`,
 //! `event_uuid`), the first of each key kept. Re-running it changes nothing (idempotent); a
 //! date with a look-back window re-merges the last days, where late events land.
@@ -101,83 +102,155 @@ pub fn compact(options: &CompactOptions, progress: &dyn Fn(usize, usize)) -> Res
             }
         }
     }
+    // By date, then type: each date is merged as one.
+    partitions.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
     let store = LakeStore::open(&options.lake)?;
     let schema = arrow_schema(&options.table)?;
     let seed = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default() as u64 ^ u64::from(std::process::id());
     let mut rng = Rng::new(seed);
     let mut summary = CompactSummary::default();
-    for (done, (event_type, date, raw_dir)) in partitions.iter().enumerate() {
-        let curated_key = format!("{CURATED_PREFIX}event_type={event_type}/created_date={date}");
-        let curated_dir = options.lake.join(&curated_key);
-        let curated_files = parquet_files(&curated_dir)?;
-        let raw_files = parquet_files(raw_dir)?;
-        let curated = read_batches(&curated_files, &schema)?;
-        let raw = read_batches(&raw_files, &schema)?;
-        summary.partitions += 1;
-        summary.raw_files += raw_files.len();
-        summary.raw_rows += raw.num_rows();
-        summary.curated_files_before += curated_files.len();
-        summary.curated_rows_before += curated.num_rows();
-
-        let merged = merge(&curated, &raw)?;
-        if merged.num_rows() > 0 {
-            let now = chrono::Utc::now().format("%Y-%m-%d-%H-%M-%S");
-            let key = format!("{curated_key}/compacted-{now}-{}.parquet", rng.uuid());
-            store.put(&key, parquet_bytes(&merged, &key)?)?;
-            summary.curated_files_after += 1;
-            summary.curated_rows_after += merged.num_rows();
+    // One date at a time, every event type of it together: the key (lower(event_uuid),
+    // created_at) is the contract's, so the same event filed under two types is one event.
+    let mut done = 0;
+    let mut at = 0;
+    while at < partitions.len() {
+        let date = partitions[at].1.clone();
+        let of_date: Vec<&(String, String, PathBuf)> = partitions[at..].iter().take_while(|p| p.1 == date).collect();
+        at += of_date.len();
+        let mut curated = Vec::new();
+        let mut raw = Vec::new();
+        let mut old_files = Vec::new();
+        for (event_type, _, raw_dir) in &of_date {
+            let curated_dir = options.lake.join(curated_key(event_type, &date));
+            let curated_files = parquet_files(&curated_dir)?;
+            let raw_files = parquet_files(raw_dir)?;
+            let c = read_batches(&curated_files, &schema)?;
+            let r = read_batches(&raw_files, &schema)?;
+            summary.partitions += 1;
+            summary.raw_files += raw_files.len();
+            summary.raw_rows += r.num_rows();
+            summary.curated_files_before += curated_files.len();
+            summary.curated_rows_before += c.num_rows();
+            curated.push(c);
+            raw.push(r);
+            old_files.extend(curated_files);
         }
-        // Only now that the new file is complete: a crash before this leaves both, and the
+        let merged = merge(&curated, &raw)?;
+        for ((event_type, _, _), batch) in of_date.iter().zip(merged) {
+            if batch.num_rows() > 0 {
+                let now = chrono::Utc::now().format("%Y-%m-%d-%H-%M-%S");
+                let key = format!(
+                    "{}/compacted-{now}-{}.parquet",
+                    curated_key(event_type, &date),
+                    rng.uuid()
+                );
+                store.put(&key, parquet_bytes(&batch, &key)?)?;
+                summary.curated_files_after += 1;
+                summary.curated_rows_after += batch.num_rows();
+            }
+        }
+        // Only now that the new files are complete: a crash before this leaves both, and the
         // next run merges them (the old rows win, so nothing changes).
-        for old in &curated_files {
+        for old in &old_files {
             std::fs::remove_file(old).map_err(|source| CliError::WriteFile {
                 path: old.clone(),
                 source,
             })?;
         }
-        progress(done + 1, partitions.len());
+        done += of_date.len();
+        progress(done, partitions.len());
     }
     Ok(summary)
 }
 
-/// The curated rows, then the raw rows whose key is not among them, in `events_unique`'s
-/// order; the first row of each (lower-case `event_uuid`, `created_at`) kept.
-fn merge(curated: &RecordBatch, raw: &RecordBatch) -> Result<RecordBatch, CliError> {
-    let all = concat_batches(&curated.schema(), [curated, raw]).map_err(|e| CliError::Lake(e.to_string()))?;
-    let column = |name: &str| {
-        all.column_by_name(name)
-            .ok_or_else(|| CliError::Lake(format!("the table has no column {name}")))
+/// The curated folder of one partition.
+fn curated_key(event_type: &str, date: &str) -> String {
+    format!("{CURATED_PREFIX}event_type={event_type}/created_date={date}")
+}
+
+/// The merge of one date: for each of its partitions (`curated[i]`, `raw[i]`, the same event
+/// type), the curated rows, then the raw rows whose key is in no partition's curated rows and
+/// not taken yet, in `events_unique`'s order over the whole date; the first row of each
+/// (lower-case `event_uuid`, `created_at`) kept.
+fn merge(curated: &[RecordBatch], raw: &[RecordBatch]) -> Result<Vec<RecordBatch>, CliError> {
+    struct Columns {
+        uuid: StringArray,
+        name: StringArray,
+        payload: StringArray,
+        created_at: arrow_array::PrimitiveArray<Int64Type>,
+    }
+    let columns = |all: &RecordBatch| -> Result<Columns, CliError> {
+        let column = |name: &str| {
+            all.column_by_name(name)
+                .ok_or_else(|| CliError::Lake(format!("the table has no column {name}")))
+        };
+        let strings = |name: &str| -> Result<StringArray, CliError> {
+            column(name)?
+                .as_string_opt::<i32>()
+                .cloned()
+                .ok_or_else(|| CliError::Lake(format!("column {name} is not a string")))
+        };
+        Ok(Columns {
+            uuid: strings("event_uuid")?,
+            name: strings("event_name")?,
+            payload: strings("payload")?,
+            created_at: column("created_at")?
+                .as_primitive_opt::<Int64Type>()
+                .cloned()
+                .ok_or_else(|| CliError::Lake("column created_at is not a bigint".into()))?,
+        })
     };
-    let strings = |name: &str| -> Result<StringArray, CliError> {
-        column(name)?
-            .as_string_opt::<i32>()
-            .cloned()
-            .ok_or_else(|| CliError::Lake(format!("column {name} is not a string")))
-    };
-    let uuid = strings("event_uuid")?;
-    let name = strings("event_name")?;
-    let payload = strings("payload")?;
-    let created_at = column("created_at")?
-        .as_primitive_opt::<Int64Type>()
-        .cloned()
-        .ok_or_else(|| CliError::Lake("column created_at is not a bigint".into()))?;
+    let parts: Vec<(RecordBatch, usize)> = curated
+        .iter()
+        .zip(raw)
+        .map(|(c, r)| {
+            concat_batches(&c.schema(), [c, r])
+                .map(|all| (all, c.num_rows()))
+                .map_err(|e| CliError::Lake(e.to_string()))
+        })
+        .collect::<Result<_, _>>()?;
+    let cols: Vec<Columns> = parts.iter().map(|(all, _)| columns(all)).collect::<Result<_, _>>()?;
     let text = |a: &StringArray, i: usize| (a.is_null(i), if a.is_null(i) { "" } else { a.value(i) }.to_string());
-    let n_curated = curated.num_rows();
-    let mut raw_order: Vec<usize> = (n_curated..all.num_rows()).collect();
-    // ORDER BY event_name, payload, event_uuid (ascending, nulls last, as Athena sorts).
-    raw_order.sort_by_cached_key(|&i| (text(&name, i), text(&payload, i), text(&uuid, i)));
+    let key = |c: &Columns, i: usize| {
+        (
+            (!c.uuid.is_null(i)).then(|| c.uuid.value(i).to_ascii_lowercase()),
+            (!c.created_at.is_null(i)).then(|| c.created_at.value(i)),
+        )
+    };
     let mut seen = HashSet::new();
-    let mut keep = Vec::new();
-    for i in (0..n_curated).chain(raw_order) {
-        let key = (
-            (!uuid.is_null(i)).then(|| uuid.value(i).to_ascii_lowercase()),
-            (!created_at.is_null(i)).then(|| created_at.value(i)),
-        );
-        if seen.insert(key) {
-            keep.push(u32::try_from(i).map_err(|_| CliError::Lake("partition too large".into()))?);
+    let mut keep: Vec<Vec<u32>> = vec![Vec::new(); parts.len()];
+    let index = |i: usize| u32::try_from(i).map_err(|_| CliError::Lake("partition too large".into()));
+    // Rows already curated win, whatever their order.
+    for (p, (_, n_curated)) in parts.iter().enumerate() {
+        for i in 0..*n_curated {
+            if seen.insert(key(&cols[p], i)) {
+                keep[p].push(index(i)?);
+            }
         }
     }
-    take_record_batch(&all, &UInt32Array::from(keep)).map_err(|e| CliError::Lake(e.to_string()))
+    // Raw rows: ORDER BY event_name, payload, event_uuid (ascending, nulls last, as Athena
+    // sorts) over the whole date.
+    let mut raw_order: Vec<(usize, usize)> = parts
+        .iter()
+        .enumerate()
+        .flat_map(|(p, (all, n_curated))| (*n_curated..all.num_rows()).map(move |i| (p, i)))
+        .collect();
+    raw_order.sort_by_cached_key(|&(p, i)| {
+        let c = &cols[p];
+        (text(&c.name, i), text(&c.payload, i), text(&c.uuid, i))
+    });
+    for (p, i) in raw_order {
+        if seen.insert(key(&cols[p], i)) {
+            keep[p].push(index(i)?);
+        }
+    }
+    parts
+        .iter()
+        .zip(keep)
+        .map(|((all, _), rows)| {
+            take_record_batch(all, &UInt32Array::from(rows)).map_err(|e| CliError::Lake(e.to_string()))
+        })
+        .collect()
 }
 
 /// All rows of `files`, in order, as one batch with the table's schema.

@@ -457,6 +457,44 @@ fn compact_lake(lake: &Path, date: Option<&str>, lookback_days: u32) -> eventlak
 }
 
 #[test]
+fn compaction_keys_events_by_uuid_and_created_at_like_events_unique_across_event_types() {
+    let dir = temp_dir("compact-key");
+    let lake = dir.join("lake");
+    let event =
+        |uuid: &str, name: &str| format!(r#"{{"event_uuid":"{uuid}","event_name":"{name}","created_at":1710670500}}"#);
+    // One event sent twice under two names (two event types), in separate invocations, and
+    // a different event with the same uuid at another time.
+    let u = "0f8fad5b-d9cb-469f-a165-70867728950e";
+    for line in [
+        event(u, "payment:order:completed"),
+        event(&u.to_uppercase(), "cart:item_added"),
+    ] {
+        replay(&mut (line + "\n").as_bytes(), ReplayOptions::new(&lake), &|_, _| {}).unwrap();
+    }
+    let later = format!(r#"{{"event_uuid":"{u}","event_name":"cart:item_added","created_at":1710670501}}"#);
+    replay(&mut (later + "\n").as_bytes(), ReplayOptions::new(&lake), &|_, _| {}).unwrap();
+    assert_eq!(read_lake(&lake).len(), 3, "delivered three times");
+    compact_lake(&lake, None, 0);
+    let (rows, _) = read_curated(&lake);
+    let names: Vec<(&str, i64)> = rows.iter().map(|r| (r.event_name.as_str(), r.created_at)).collect();
+    // events_unique keeps the first by event_name of the key: cart:item_added < payment:….
+    assert_eq!(
+        names,
+        vec![("cart:item_added", 1710670500), ("cart:item_added", 1710670501)]
+    );
+    let out = eventlake::query::query(
+        &lake,
+        Table::embedded(),
+        "SELECT event_name, created_at FROM events_unique ORDER BY created_at",
+        eventlake::query::Format::Csv,
+        &mut Vec::new(),
+    )
+    .unwrap();
+    assert_eq!(out, 2, "events_unique agrees: two events");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn compaction_keeps_each_event_once_in_fewer_larger_files_and_is_idempotent() {
     // Cross-batch duplicates in the corpus, and the whole corpus delivered twice (a retry).
     let r = generate_and_replay("compact", 3000, 21, 0.05, 0.01);

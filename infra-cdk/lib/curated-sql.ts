@@ -2,7 +2,8 @@
  * The Athena SQL of the curated table (`<database>.<table>_curated`, Apache Iceberg), built
  * from `glue-schema/table.json`: the same columns, partitioned by the same keys. The merge has
  * the semantics of `eventlake compact` (tested locally): rows already curated win; new raw
- * rows are taken once per (event_type, created_date, lower(event_uuid), created_at), the first
+ * rows are taken once per (lower(event_uuid), created_at) — the contract's key, as in
+ * `events_unique` (created_date, a function of created_at, partitions the window) — the first
  * in `events_unique`'s order (event_name, payload, event_uuid).
  */
 import type { TableDefinition } from './schema';
@@ -50,7 +51,9 @@ export function windowPredicate(column: string, lookbackDays: number): string {
  */
 export function mergeIntoCurated(table: TableDefinition, database: string, lookbackDays: number): string {
   const names = allColumns(table).map((c) => c.name);
-  const keyEquals = ['event_type', 'created_date']
+  // created_date follows from created_at: comparing it costs nothing and lets Iceberg match
+  // partitions; event_type is not part of the key.
+  const keyEquals = ['created_date']
     .map((k) => `t.${k} = s.${k}`)
     .concat(['lower(t.event_uuid) = lower(s.event_uuid)', 't.created_at = s.created_at'])
     .concat([windowPredicate('t.created_date', lookbackDays)]);
@@ -59,7 +62,7 @@ export function mergeIntoCurated(table: TableDefinition, database: string, lookb
     `USING (`,
     `  SELECT ${names.join(', ')}`,
     `  FROM (`,
-    `    SELECT *, row_number() OVER (PARTITION BY event_type, created_date, lower(event_uuid), created_at ORDER BY event_name, payload, event_uuid) AS row_in_key`,
+    `    SELECT *, row_number() OVER (PARTITION BY created_date, lower(event_uuid), created_at ORDER BY event_name, payload, event_uuid) AS row_in_key`,
     `    FROM ${database}.${table.name}`,
     `    WHERE ${windowPredicate('created_date', lookbackDays)}`,
     `  ) AS numbered`,

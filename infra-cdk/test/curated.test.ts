@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createCuratedTable, mergeIntoCurated, placeholderCount } from '../lib/curated-sql';
-import { loadLakeSchema } from '../lib/schema';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { GLUE_SCHEMA_DIR, loadLakeSchema } from '../lib/schema';
 import { only, template } from './helpers';
 
 const schema = loadLakeSchema();
@@ -52,7 +54,11 @@ describe('curated table job (Step Functions + Athena)', () => {
     assert.match(merge, /^States\.Format\('MERGE INTO eventlake\.events_curated AS t/);
     assert.match(merge, /WHEN NOT MATCHED THEN INSERT/);
     assert.doesNotMatch(merge, /WHEN MATCHED/, 'curated rows are never changed');
-    assert.match(merge, /PARTITION BY event_type, created_date, lower\(event_uuid\), created_at ORDER BY event_name, payload, event_uuid/);
+    // The very window events_unique uses (glue-schema/athena/views/events_unique.sql).
+    const unique = fs.readFileSync(path.join(GLUE_SCHEMA_DIR, 'athena', 'views', 'events_unique.sql'), 'utf8');
+    const window = /row_number\(\) OVER \((PARTITION BY .*)\) AS row_in_key/.exec(unique)![1];
+    assert.ok(merge.includes(window), `MERGE keys rows like events_unique: ${window}`);
+    assert.doesNotMatch(merge, /t\.event_type = s\.event_type/, 'event_type is not part of the key');
     assert.match(merge, /lower\(t\.event_uuid\) = lower\(s\.event_uuid\) AND t\.created_at = s\.created_at/);
     assert.match(merge, /INTERVAL \\'2\\' DAY/);
     assert.match(merge, /', \$\.day, \$\.day, \$\.day, \$\.day\)$/, 'one argument per placeholder');
