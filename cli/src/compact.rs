@@ -22,9 +22,6 @@ use crate::lake::{arrow_schema, parquet_bytes};
 use crate::store::LakeStore;
 use crate::CliError;
 
-/// Prefix of the curated table in the lake (beside `events/` and `errors/`).
-pub const CURATED_PREFIX: &str = "curated/";
-
 /// What to compact.
 #[derive(Debug, Clone)]
 pub struct CompactOptions {
@@ -109,6 +106,7 @@ pub fn compact(options: &CompactOptions, progress: &dyn Fn(usize, usize)) -> Res
     let seed = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default() as u64 ^ u64::from(std::process::id());
     let mut rng = Rng::new(seed);
     let mut summary = CompactSummary::default();
+    let curated_prefix = options.table.storage.curated_prefix.as_str();
     // One date at a time, every event type of it together: the key (lower(event_uuid),
     // created_at) is the contract's, so the same event filed under two types is one event.
     let mut done = 0;
@@ -121,7 +119,7 @@ pub fn compact(options: &CompactOptions, progress: &dyn Fn(usize, usize)) -> Res
         let mut raw = Vec::new();
         let mut old_files = Vec::new();
         for (event_type, _, raw_dir) in &of_date {
-            let curated_dir = options.lake.join(curated_key(event_type, &date));
+            let curated_dir = options.lake.join(curated_key(curated_prefix, event_type, &date));
             let curated_files = parquet_files(&curated_dir)?;
             let raw_files = parquet_files(raw_dir)?;
             let c = read_batches(&curated_files, &schema)?;
@@ -141,7 +139,7 @@ pub fn compact(options: &CompactOptions, progress: &dyn Fn(usize, usize)) -> Res
                 let now = chrono::Utc::now().format("%Y-%m-%d-%H-%M-%S");
                 let key = format!(
                     "{}/compacted-{now}-{}.parquet",
-                    curated_key(event_type, &date),
+                    curated_key(curated_prefix, event_type, &date),
                     rng.uuid()
                 );
                 store.put(&key, parquet_bytes(&batch, &key)?)?;
@@ -164,8 +162,8 @@ pub fn compact(options: &CompactOptions, progress: &dyn Fn(usize, usize)) -> Res
 }
 
 /// The curated folder of one partition.
-fn curated_key(event_type: &str, date: &str) -> String {
-    format!("{CURATED_PREFIX}event_type={event_type}/created_date={date}")
+fn curated_key(curated_prefix: &str, event_type: &str, date: &str) -> String {
+    format!("{curated_prefix}event_type={event_type}/created_date={date}")
 }
 
 /// The merge of one date: for each of its partitions (`curated[i]`, `raw[i]`, the same event

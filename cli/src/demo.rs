@@ -69,21 +69,26 @@ pub const QUERIES: [(&str, &str); 4] = [
 /// The file that marks a lake as the demo's own: only such a lake is ever reset.
 pub const DEMO_MARKER: &str = ".eventlake-demo";
 
-/// What a demo writes into its lake, and so removes before it runs again.
-const DEMO_PARTS: [&str; 3] = ["events", "errors", "curated"];
+/// What a demo writes into its lake, and so removes before it runs again: the table's
+/// events, errors and curated prefixes.
+fn demo_parts(table: &Table) -> [&str; 3] {
+    let s = &table.storage;
+    [&s.events_prefix, &s.errors_prefix, &s.curated_prefix].map(|p| p.trim_end_matches('/'))
+}
 
 /// Makes `lake` an empty demo lake: refuses a lake the demo did not make (one with events,
 /// errors or a curated table but no [`DEMO_MARKER`]), otherwise removes what an earlier demo
 /// wrote and marks the folder as the demo's.
-fn reset_demo_lake(lake: &std::path::Path) -> Result<(), CliError> {
-    let holds_data = DEMO_PARTS.iter().any(|p| lake.join(p).exists());
+fn reset_demo_lake(lake: &std::path::Path, table: &Table) -> Result<(), CliError> {
+    let parts = demo_parts(table);
+    let holds_data = parts.iter().any(|p| lake.join(p).exists());
     if holds_data && !lake.join(DEMO_MARKER).is_file() {
         return Err(CliError::Lake(format!(
             "{} holds a lake that `eventlake demo` did not make; the demo replaces only its own: choose another --lake",
             lake.display()
         )));
     }
-    for part in DEMO_PARTS {
+    for part in parts {
         let dir = lake.join(part);
         if dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(|source| CliError::WriteFile { path: dir, source })?;
@@ -104,7 +109,7 @@ fn reset_demo_lake(lake: &std::path::Path) -> Result<(), CliError> {
 /// Runs the demo, printing progress and results to `out`.
 pub fn demo(options: &DemoOptions, out: &mut impl Write) -> Result<ReplaySummary, CliError> {
     let table = Table::embedded();
-    reset_demo_lake(&options.lake)?;
+    reset_demo_lake(&options.lake, table)?;
     let generate = GenerateOptions {
         events: options.events,
         seed: options.seed,

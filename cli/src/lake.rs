@@ -290,6 +290,11 @@ impl LakeWriter {
         Ok(self.stats.clone())
     }
 
+    /// The table it writes.
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+
     /// An object name as Firehose makes them: `<stream>-1-<yyyy-MM-dd-HH-mm-ss>-<uuid>`.
     pub fn object_name(&mut self) -> String {
         let now = chrono::Utc::now().format("%Y-%m-%d-%H-%M-%S");

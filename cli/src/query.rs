@@ -70,7 +70,7 @@ pub async fn session(lake: &Path, table: &Table) -> Result<SessionContext, CliEr
         .await
         .map_err(lake_error)?;
     // The curated table, once `eventlake compact` has written it.
-    let curated = lake.join(crate::compact::CURATED_PREFIX);
+    let curated = lake.join(&table.storage.curated_prefix);
     if curated.is_dir() {
         let url = format!("{}/", curated.canonicalize().map_err(lake_error)?.display());
         ctx.register_listing_table(&format!("{}_curated", table.name), &url, options, Some(schema), None)

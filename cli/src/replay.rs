@@ -135,7 +135,8 @@ impl ErrorSink {
     fn finish(self, writer: &mut LakeWriter) -> Result<u64, CliError> {
         let mut files = 0;
         for ((kind, hour), lines) in self.lines {
-            let key = format!("errors/{kind}/{hour}/{}", writer.object_name());
+            let name = writer.object_name();
+            let key = format!("{}{kind}/{hour}/{name}", writer.table().storage.errors_prefix);
             let mut text = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
             for l in &lines {
                 text.extend_from_slice(l.as_bytes());

@@ -292,6 +292,10 @@ pub struct Projection {
 pub struct Storage {
     /// Prefix of the event files below the lake root, e.g. `events/`.
     pub events_prefix: String,
+    /// Prefix of Firehose's failed records below the lake root, e.g. `errors/`.
+    pub errors_prefix: String,
+    /// Prefix of the curated (Iceberg) table below the lake root, e.g. `curated/`.
+    pub curated_prefix: String,
     /// `storage.location.template` relative to the lake root.
     pub location_template: String,
     /// Hive input format class.
@@ -391,6 +395,24 @@ impl Table {
             return Err(SchemaError::Projection(
                 "created_date must be a date projection with format yyyy-MM-dd".into(),
             ));
+        }
+        let prefixes = [
+            &self.storage.events_prefix,
+            &self.storage.errors_prefix,
+            &self.storage.curated_prefix,
+        ];
+        for (i, prefix) in prefixes.iter().enumerate() {
+            let segment = prefix.strip_suffix('/').unwrap_or("");
+            if segment.is_empty() || !is_hive_identifier(segment) {
+                return Err(SchemaError::Projection(format!(
+                    "storage prefix `{prefix}` must be one lower-case name followed by `/`"
+                )));
+            }
+            if prefixes[..i].contains(prefix) {
+                return Err(SchemaError::Projection(format!(
+                    "storage prefix `{prefix}` is used twice"
+                )));
+            }
         }
         if let Err(e) = window::LakeWindow::parse(&p.created_date.range) {
             return Err(SchemaError::Projection(e.to_string()));
@@ -532,6 +554,21 @@ mod tests {
         let bad_enum = TABLE_JSON.replacen("\"catalog.json\"", "\"elsewhere\"", 1);
         assert!(matches!(Table::from_json(&bad_enum), Err(SchemaError::Projection(_))));
         assert!(matches!(Table::from_json("{"), Err(SchemaError::Parse(_))));
+        let same_prefix = TABLE_JSON.replacen("\"curated/\"", "\"errors/\"", 1);
+        assert!(Table::from_json(&same_prefix)
+            .unwrap_err()
+            .to_string()
+            .contains("used twice"));
+        let nested_prefix = TABLE_JSON.replacen("\"errors/\"", "\"lake/errors/\"", 1);
+        assert!(Table::from_json(&nested_prefix)
+            .unwrap_err()
+            .to_string()
+            .contains("one lower-case name"));
+        let bad_range = TABLE_JSON.replacen("2020-01-01,NOW+1DAYS", "NOW-3YEARS,NOW", 1);
+        assert!(Table::from_json(&bad_range)
+            .unwrap_err()
+            .to_string()
+            .contains("NOW-3YEARS,NOW"));
     }
 
     #[test]

@@ -4,7 +4,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { StageConfig } from './config';
 import { AthenaLayer } from './constructs/athena-layer';
-import { CURATED_PREFIX, CuratedCompaction } from './constructs/curated-compaction';
+import { CuratedCompaction } from './constructs/curated-compaction';
 import { createCuratedTable, curatedTableName } from './curated-sql';
 import { EventDelivery } from './constructs/event-delivery';
 import { LakeCatalog } from './constructs/lake-catalog';
@@ -52,6 +52,8 @@ export class EventlakeStack extends Stack {
     const logRetention = retentionDays(config.logRetentionDays);
 
     this.storage = new LakeStorage(this, 'Storage', {
+      eventsPrefix: schema.table.storage.eventsPrefix,
+      errorsPrefix: schema.table.storage.errorsPrefix,
       retainData: config.retainData,
       infrequentAccessAfterDays: config.lakeInfrequentAccessAfterDays,
       glacierAfterDays: config.lakeGlacierAfterDays,
@@ -90,13 +92,13 @@ export class EventlakeStack extends Stack {
         {
           name: curatedTableName(def),
           kind: 'table',
-          sql: createCuratedTable(def, def.database, `s3://${this.storage.lakeBucket.bucketName}/${CURATED_PREFIX}`),
+          sql: createCuratedTable(def, def.database, `s3://${this.storage.lakeBucket.bucketName}/${def.storage.curatedPrefix}`),
         },
         ...schema.namedQueries.filter((q) => q.kind === 'view').map((q) => ({ name: q.name, kind: 'view' as const, sql: q.sql })),
       ],
       lakeBucket: this.storage.lakeBucket,
       readPrefixes: [def.storage.eventsPrefix],
-      writePrefixes: [CURATED_PREFIX],
+      writePrefixes: [def.storage.curatedPrefix],
       queryResultsBucket: this.storage.queryResultsBucket,
       after: [this.catalog.database, this.catalog.table, this.catalog.workGroup],
       logRetention,

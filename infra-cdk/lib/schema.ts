@@ -50,7 +50,12 @@ export interface TableDefinition {
   readonly projection: Record<string, Projection>;
   /** Where and how the data is stored. */
   readonly storage: {
+    /** Prefix of the raw table's Parquet files (`events/`). */
     readonly eventsPrefix: string;
+    /** Prefix of Firehose's failed records (`errors/`). */
+    readonly errorsPrefix: string;
+    /** Prefix of the curated Iceberg table (`curated/`). */
+    readonly curatedPrefix: string;
     readonly locationTemplate: string;
     readonly inputFormat: string;
     readonly outputFormat: string;

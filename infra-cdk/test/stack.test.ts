@@ -3,11 +3,11 @@ import { describe, it } from 'node:test';
 import { Match } from 'aws-cdk-lib/assertions';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ERROR_OUTPUT_PREFIX } from '../lib/constructs/event-delivery';
+import { errorOutputPrefix } from '../lib/constructs/event-delivery';
 import { OUTSIDE_LAKE_WINDOW_REASON, TRANSFORM_METRIC } from '../lib/constructs/pipeline-monitoring';
 import { TRANSFORM_METRICS_NAMESPACE, WORKSPACE_DIR } from '../lib/constructs/transform-function';
 import { LAKE_DATE_RANGE_ENV } from '../lib/lake-window';
-import { GLUE_SCHEMA_DIR } from '../lib/schema';
+import { GLUE_SCHEMA_DIR, loadLakeSchema } from '../lib/schema';
 import { only, template } from './helpers';
 
 const dev = () => template('dev');
@@ -122,8 +122,8 @@ describe('Firehose delivery stream', () => {
   });
 
   it('writes failures under errors/<error-output-type>/yyyy/MM/dd/HH/', () => {
-    assert.equal(destination().ErrorOutputPrefix, ERROR_OUTPUT_PREFIX);
-    assert.match(ERROR_OUTPUT_PREFIX, /^errors\/!\{firehose:error-output-type\}\/!\{timestamp:yyyy\/MM\/dd\/HH\}\/$/);
+    assert.equal(destination().ErrorOutputPrefix, errorOutputPrefix(loadLakeSchema().table));
+    assert.match(destination().ErrorOutputPrefix, /^errors\/!\{firehose:error-output-type\}\/!\{timestamp:yyyy\/MM\/dd\/HH\}\/$/);
   });
 
   it('converts OpenX JSON to SNAPPY Parquet against the Glue table', () => {

@@ -14,9 +14,6 @@ import { createCuratedTable, curatedTableName, mergeIntoCurated, optimizeCurated
 import type { TableDefinition } from '../schema';
 import { resourceLogicalId } from './logical-id';
 
-/** Prefix of the curated (Iceberg) table in the lake bucket. */
-export const CURATED_PREFIX = 'curated/';
-
 /** Props of {@link CuratedCompaction}. */
 export interface CuratedCompactionProps {
   /** Name prefix of the state machine, schedule and alarm. */
@@ -67,7 +64,8 @@ export class CuratedCompaction extends Construct {
     }
     const table = props.tableDefinition;
     const db = props.databaseName;
-    const location = `s3://${props.lakeBucket.bucketName}/${CURATED_PREFIX}`;
+    const curatedPrefix = table.storage.curatedPrefix;
+    const location = `s3://${props.lakeBucket.bucketName}/${curatedPrefix}`;
 
     const query = (id: string, sql: string, formatted: boolean) =>
       new tasks.AthenaStartQueryExecution(this, id, {
@@ -159,7 +157,7 @@ export class CuratedCompaction extends Construct {
     // The Athena task grants cover the workgroup's results; the queries also read the raw
     // table's files and write the curated table's.
     props.lakeBucket.grantRead(this.stateMachine, `${table.storage.eventsPrefix}*`);
-    props.lakeBucket.grantReadWrite(this.stateMachine, `${CURATED_PREFIX}*`);
+    props.lakeBucket.grantReadWrite(this.stateMachine, `${curatedPrefix}*`);
     props.queryResultsBucket.grantReadWrite(this.stateMachine);
     const ack = (finding: string, reason: string) => ({ id: `AwsSolutions::AwsSolutions-IAM5[${finding}]`, reason });
     const s3Actions =
@@ -168,7 +166,7 @@ export class CuratedCompaction extends Construct {
     Validations.of(this.stateMachine).acknowledge(
       ...['s3:Abort*', 's3:DeleteObject*', 's3:GetBucket*', 's3:GetObject*', 's3:List*'].map((a) => ack(`Action::${a}`, s3Actions)),
       ack(`Resource::<${resourceLogicalId(props.lakeBucket)}.Arn>/${table.storage.eventsPrefix}*`, s3Actions),
-      ack(`Resource::<${resourceLogicalId(props.lakeBucket)}.Arn>/${CURATED_PREFIX}*`, s3Actions),
+      ack(`Resource::<${resourceLogicalId(props.lakeBucket)}.Arn>/${curatedPrefix}*`, s3Actions),
       ack(`Resource::<${resourceLogicalId(props.queryResultsBucket)}.Arn>/*`, s3Actions),
       ack(
         `Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/${db}/*`,

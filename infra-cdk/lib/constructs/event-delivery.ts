@@ -11,14 +11,14 @@ import { prefixScopedBucket } from './prefix-scoped-bucket';
 import { Construct } from 'constructs';
 import { firehoseDataPrefix, type TableDefinition } from '../schema';
 
-/** Prefix of Firehose's failed records in the lake bucket. */
-export const ERRORS_PREFIX = 'errors/';
-
 /**
- * Firehose's error prefix: `errors/<processing-failed|format-conversion-failed|…>/yyyy/MM/dd/HH/`,
- * the layout `eventlake replay --errors` reads back.
+ * Firehose's error prefix: `errors/<processing-failed|format-conversion-failed|…>/yyyy/MM/dd/HH/`
+ * (the errors prefix of `glue-schema/table.json`), the layout `eventlake replay` writes and
+ * `replay --errors` reads back.
  */
-export const ERROR_OUTPUT_PREFIX = `${ERRORS_PREFIX}!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH}/`;
+export function errorOutputPrefix(table: TableDefinition): string {
+  return `${table.storage.errorsPrefix}!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH}/`;
+}
 
 /** Props of {@link EventDelivery}. */
 export interface EventDeliveryProps {
@@ -134,7 +134,8 @@ export class EventDelivery extends Construct {
 
     // The L2 destination grants read/write on the whole bucket; Firehose needs only its
     // documented S3 actions, on the lake's events/ and errors/ prefixes.
-    const lake = prefixScopedBucket(props.lakeBucket, [props.tableDefinition.storage.eventsPrefix, ERRORS_PREFIX]);
+    const { eventsPrefix, errorsPrefix } = props.tableDefinition.storage;
+    const lake = prefixScopedBucket(props.lakeBucket, [eventsPrefix, errorsPrefix]);
 
     this.deliveryStream = new firehose.DeliveryStream(this, 'Firehose', {
       deliveryStreamName: props.namePrefix,
@@ -150,7 +151,7 @@ export class EventDelivery extends Construct {
           outputFormat: new firehose.ParquetOutputFormat({ compression: firehose.ParquetCompression.SNAPPY }),
         },
         dataOutputPrefix: firehoseDataPrefix(props.tableDefinition),
-        errorOutputPrefix: ERROR_OUTPUT_PREFIX,
+        errorOutputPrefix: errorOutputPrefix(props.tableDefinition),
         fileExtension: '.parquet',
         bufferingSize: s3BufferSize,
         bufferingInterval: s3BufferInterval,
@@ -181,7 +182,7 @@ export class EventDelivery extends Construct {
           'glue:GetSchemaVersion, added by the Firehose L2 for record-format conversion, has no resource-level ' +
           'permissions; the schema itself is read from the one Glue table (scoped).',
       },
-      ...[props.tableDefinition.storage.eventsPrefix, ERRORS_PREFIX].map((prefix) => ({
+      ...[eventsPrefix, errorsPrefix].map((prefix) => ({
         id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${resourceLogicalId(props.lakeBucket)}.Arn>/${prefix}*]`,
         reason: `Firehose names its objects at run time (partition keys, timestamps, ids): writes are limited to ${prefix} of the lake bucket.`,
       })),

@@ -10,6 +10,10 @@ export interface LakeStorageProps {
   readonly infrequentAccessAfterDays?: number;
   /** Days after which lake objects move to Glacier Instant Retrieval. @default 365 */
   readonly glacierAfterDays?: number;
+  /** Prefix of the raw table's files. @default 'events/' (`glue-schema/table.json` is what the stack passes) */
+  readonly eventsPrefix?: string;
+  /** Prefix of Firehose's failed records. @default 'errors/' (`glue-schema/table.json` is what the stack passes) */
+  readonly errorsPrefix?: string;
   /** Days Athena query results are kept. @default 30 */
   readonly queryResultsRetentionDays?: number;
 }
@@ -32,8 +36,10 @@ export class LakeStorage extends Construct {
     const retain = props.retainData ?? true;
     const ia = props.infrequentAccessAfterDays ?? 90;
     const glacier = props.glacierAfterDays ?? 365;
-    if (glacier <= ia) {
-      throw new Error(`LakeStorage: glacierAfterDays (${glacier}) must be later than infrequentAccessAfterDays (${ia})`);
+    // S3 keeps objects 30 days in Standard-IA before Glacier
+    // (https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-transition-general-considerations.html).
+    if (ia < 30 || glacier < ia + 30) {
+      throw new Error(`LakeStorage: infrequentAccessAfterDays (${ia}) must be ≥ 30 and glacierAfterDays (${glacier}) ≥ it + 30`);
     }
     const common: s3.BucketProps = {
       encryption: s3.BucketEncryption.S3_MANAGED,
@@ -61,7 +67,7 @@ export class LakeStorage extends Construct {
       lifecycleRules: [
         {
           id: 'events-to-cheaper-storage',
-          prefix: 'events/',
+          prefix: props.eventsPrefix ?? 'events/',
           transitions: [
             { storageClass: s3.StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(ia) },
             { storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: Duration.days(glacier) },
@@ -70,7 +76,7 @@ export class LakeStorage extends Construct {
         {
           // Rejected records are kept (nothing may be lost) but rarely read after the fix.
           id: 'errors-to-cheaper-storage',
-          prefix: 'errors/',
+          prefix: props.errorsPrefix ?? 'errors/',
           transitions: [{ storageClass: s3.StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(30) }],
         },
         { id: 'expire-old-versions', noncurrentVersionExpiration: Duration.days(30) },
