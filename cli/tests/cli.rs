@@ -215,13 +215,22 @@ fn produce_refuses_impossible_flags_before_touching_aws() {
         (&["--duration", "NaN"][..], "`NaN` is not a positive number"),
         (&["--concurrency", "0"][..], "0 is not in 1..=256"),
     ] {
-        let mut all = vec!["produce", "--stream", "s", "--endpoint-url", "http://127.0.0.1:9"];
-        all.extend_from_slice(args);
-        let out = eventlake(&all, b"");
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(says), "{args:?}: {err}");
+        assert_flag_refused(
+            &["produce", "--stream", "s", "--endpoint-url", "http://127.0.0.1:9"],
+            args,
+            says,
+        );
     }
+}
+
+/// `command` with `flag` (a flag and its value) exits 2 with clap's message containing `says`
+/// and the flag's name.
+fn assert_flag_refused(command: &[&str], flag: &[&str], says: &str) {
+    let all: Vec<&str> = command.iter().chain(flag).copied().collect();
+    let out = eventlake(&all, b"");
+    assert_eq!(out.status.code(), Some(2), "{flag:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(says) && err.contains(flag[0]), "{flag:?}: {err}");
 }
 
 /// The lake window as a user meets it: `invoke` answers what the Lambda would today.
@@ -274,12 +283,11 @@ fn replay_refuses_buffer_sizes_firehose_would_not_take() {
         (&["--file-mb", "inf"][..], "`inf` is not a number of MiB from 1 to 128"),
         (&["--file-mb", "0.5"][..], "`0.5` is not a number of MiB from 1 to 128"),
     ] {
-        let mut all = vec!["replay", "--input", "-", "--lake", "/tmp/eventlake-never-written"];
-        all.extend_from_slice(args);
-        let out = eventlake(&all, b"");
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(says) && err.contains(args[0]), "{args:?}: {err}");
+        assert_flag_refused(
+            &["replay", "--input", "-", "--lake", "/tmp/eventlake-never-written"],
+            args,
+            says,
+        );
     }
 }
 
