@@ -51,7 +51,13 @@ export interface LayerEvent {
 
 /** How the handler waits. */
 export interface RunOptions {
-  /** Queries in flight at once. @default 4 (Athena's default quota: 20 active DDL queries per account) */
+  /**
+   * Queries in flight at once. Athena counts running and queued DDL queries against the
+   * account's "Active DDL queries" quota and answers TooManyRequestsException past it, which
+   * is retried here (https://docs.aws.amazon.com/athena/latest/ug/service-limits.html; the
+   * quota's default number is in the Service Quotas console, unverified here).
+   * @default 4
+   */
   readonly concurrency?: number;
   /** Sleeps `ms` milliseconds. @default setTimeout */
   readonly sleep?: (ms: number) => Promise<void>;
