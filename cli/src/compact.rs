@@ -110,16 +110,13 @@ pub fn compact(options: &CompactOptions, progress: &dyn Fn(usize, usize)) -> Res
     // One date at a time, every event type of it together: the key (lower(event_uuid),
     // created_at) is the contract's, so the same event filed under two types is one event.
     let mut done = 0;
-    let mut at = 0;
-    while at < partitions.len() {
-        let date = partitions[at].1.clone();
-        let of_date: Vec<&(String, String, PathBuf)> = partitions[at..].iter().take_while(|p| p.1 == date).collect();
-        at += of_date.len();
+    for of_date in partitions.chunk_by(|a, b| a.1 == b.1) {
+        let date = &of_date[0].1;
         let mut curated = Vec::new();
         let mut raw = Vec::new();
         let mut old_files = Vec::new();
-        for (event_type, _, raw_dir) in &of_date {
-            let curated_dir = options.lake.join(curated_key(curated_prefix, event_type, &date));
+        for (event_type, _, raw_dir) in of_date {
+            let curated_dir = options.lake.join(curated_key(curated_prefix, event_type, date));
             let curated_files = parquet_files(&curated_dir)?;
             let raw_files = parquet_files(raw_dir)?;
             let c = read_batches(&curated_files, &schema)?;
@@ -139,7 +136,7 @@ pub fn compact(options: &CompactOptions, progress: &dyn Fn(usize, usize)) -> Res
                 let now = chrono::Utc::now().format("%Y-%m-%d-%H-%M-%S");
                 let key = format!(
                     "{}/compacted-{now}-{}.parquet",
-                    curated_key(curated_prefix, event_type, &date),
+                    curated_key(curated_prefix, event_type, date),
                     rng.uuid()
                 );
                 store.put(&key, parquet_bytes(&batch, &key)?)?;

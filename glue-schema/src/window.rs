@@ -14,6 +14,7 @@
 //! `glue-schema/lake-window-cases.json` holds the cases this parser and the CDK's check agree on.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 /// Seconds per day.
 const DAY: i64 = 86_400;
@@ -61,9 +62,15 @@ impl DayRange {
     /// Whether the UTC date of `created_at` (Unix seconds) is inside.
     #[inline]
     pub fn contains(&self, created_at: u64) -> bool {
-        let day = (created_at / DAY as u64) as i64;
+        let day = utc_day(created_at);
         self.first <= day && day <= self.last
     }
+}
+
+/// The UTC day (days since 1970-01-01) of `created_at` (Unix seconds).
+#[inline]
+pub fn utc_day(created_at: u64) -> i64 {
+    (created_at / DAY as u64) as i64
 }
 
 impl LakeWindow {
@@ -112,13 +119,17 @@ impl LakeWindow {
         })
     }
 
-    /// The window of the embedded `table.json` (`projection.created_date.range`).
-    pub fn embedded() -> LakeWindow {
-        let range = &crate::Table::embedded().projection.created_date.range;
-        match LakeWindow::parse(range) {
-            Ok(w) => w,
-            Err(e) => panic!("glue-schema/table.json: {e}"),
-        }
+    /// The window of the embedded `table.json` (`projection.created_date.range`), parsed once.
+    /// `Table::validate` parses it too, so this never fails in a tested build.
+    pub fn embedded() -> &'static LakeWindow {
+        static WINDOW: OnceLock<LakeWindow> = OnceLock::new();
+        WINDOW.get_or_init(|| {
+            let range = &crate::Table::embedded().projection.created_date.range;
+            match LakeWindow::parse(range) {
+                Ok(w) => w,
+                Err(e) => panic!("glue-schema/table.json: {e}"),
+            }
+        })
     }
 
     /// The range text, as Athena's `projection.created_date.range` takes it.
@@ -157,20 +168,11 @@ impl fmt::Display for LakeWindow {
 
 /// Days since 1970-01-01 of a `yyyy-MM-dd` date (proleptic Gregorian, years 0000–9999).
 pub fn parse_date(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+    if !crate::is_date(s) {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let part = &s[r];
-        part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok())?
-    };
+    let num = |r: std::ops::Range<usize>| s[r].parse::<i64>().ok();
     let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    if !(1..=12).contains(&m) || d < 1 || d > month_days[(m - 1) as usize] {
-        return None;
-    }
     // Howard Hinnant's days_from_civil.
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);

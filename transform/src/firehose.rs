@@ -17,6 +17,7 @@ use base64::engine::DecodePaddingMode;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
+use eventlake_glue_schema::window::utc_day;
 use eventlake_glue_schema::{DayRange, LakeWindow};
 
 use crate::error::{DayText, InvocationError, RecordError, WindowBound};
@@ -525,7 +526,7 @@ fn outside_window(facts: &EventFacts, days: DayRange) -> Option<RecordError> {
     if days.contains(created_at) {
         return None;
     }
-    let bound = if ((created_at / 86_400) as i64) < days.first {
+    let bound = if utc_day(created_at) < days.first {
         WindowBound::BeforeFirstDay {
             first: DayText::of_day(days.first),
         }

@@ -33,7 +33,7 @@ impl Default for Config {
         Config {
             metrics_namespace: "eventlake".into(),
             logged_rejections: DEFAULT_LOGGED_REJECTIONS,
-            window: LakeWindow::embedded(),
+            window: LakeWindow::embedded().clone(),
         }
     }
 }
