@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use eventlake_glue_schema::{Catalog, Table};
 
 use crate::generate::{GenerateOptions, Generator};
-use crate::query::{print, run_sql, session, Format};
-use crate::replay::{replay, ReplayOptions, ReplaySummary};
+use crate::query::{locate, print, run_sql, session, Format};
 use crate::CliError;
+use eventlake_lake::{replay, DeliverySummary, ReplayOptions};
 
 /// What the demo does.
 #[derive(Debug, Clone)]
@@ -83,7 +83,7 @@ fn reset_demo_lake(lake: &std::path::Path, table: &Table) -> Result<(), CliError
     let parts = demo_parts(table);
     let holds_data = parts.iter().any(|p| lake.join(p).exists());
     if holds_data && !lake.join(DEMO_MARKER).is_file() {
-        return Err(CliError::Lake(format!(
+        return Err(CliError::Demo(format!(
             "{} holds a lake that `eventlake demo` did not make; the demo replaces only its own: choose another --lake",
             lake.display()
         )));
@@ -107,7 +107,7 @@ fn reset_demo_lake(lake: &std::path::Path, table: &Table) -> Result<(), CliError
 }
 
 /// Runs the demo, printing progress and results to `out`.
-pub fn demo(options: &DemoOptions, out: &mut impl Write) -> Result<ReplaySummary, CliError> {
+pub fn demo(options: &DemoOptions, out: &mut impl Write) -> Result<DeliverySummary, CliError> {
     let table = Table::embedded();
     reset_demo_lake(&options.lake, table)?;
     let generate = GenerateOptions {
@@ -135,15 +135,16 @@ pub fn demo(options: &DemoOptions, out: &mut impl Write) -> Result<ReplaySummary
         at: 0,
     };
     let mut input = std::io::BufReader::with_capacity(1 << 20, reader);
-    let summary = replay(&mut input, ReplayOptions::new(&options.lake), &|records, _| {
-        bar.set_position(records)
-    })?;
+    let mut replay_options = ReplayOptions::new(&options.lake);
+    replay_options.delivery.transform = crate::transform_config()?;
+    let summary = replay(&mut input, &replay_options, &|records, _| bar.set_position(records))?;
     bar.finish_and_clear();
-    writeln!(out, "{}", summary.render())?;
+    writeln!(out, "{}", crate::report::replay(&summary))?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let tables = locate(&options.lake, table)?;
     runtime.block_on(async {
-        let ctx = session(&options.lake, table).await?;
+        let ctx = session(&tables, table).await?;
         for (title, sql) in QUERIES {
             writeln!(out, "-- {title}\n{sql};")?;
             let batches = run_sql(&ctx, sql).await?;

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use eventlake_transform::handler::{Config, Handler};
+use eventlake_transform::handler::Handler;
 use eventlake_transform::Response;
 use serde_json::json;
 
@@ -28,8 +28,7 @@ pub enum Output {
 /// the response to `out`: for [`Output::Wire`], the very bytes the Lambda returns. Rejection
 /// reasons are logged (stderr) by the same bounded logger; the EMF metrics are not printed.
 pub fn run(body: &[u8], output: Output, out: &mut impl Write) -> Result<(), CliError> {
-    let config = Config::from_env(|k| std::env::var(k).ok())
-        .map_err(|e| CliError::Lake(format!("{}: {e}", eventlake_transform::handler::LAKE_DATE_RANGE_ENV)))?;
+    let config = crate::transform_config()?;
     let mut wire = Vec::new();
     let report = Handler::new(config).handle_body(body, &mut wire, &mut std::io::sink())?;
     match output {

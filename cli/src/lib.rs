@@ -1,17 +1,14 @@
 //! The `eventlake` command line: the library behind the thin `main.rs`.
 #![warn(missing_docs)]
 
-pub mod compact;
 pub mod demo;
 pub mod generate;
 pub mod invoke;
-pub mod lake;
 #[cfg(feature = "produce")]
 pub mod produce;
 pub mod query;
-pub mod replay;
+pub mod report;
 pub mod schema;
-pub mod store;
 
 use std::path::PathBuf;
 
@@ -40,9 +37,22 @@ pub enum CliError {
         /// The OS error.
         source: std::io::Error,
     },
-    /// The local lake cannot do what was asked (unsupported column type, bad error file…).
+    /// The lake cannot do what was asked (a store error, an unsupported column type, a bad
+    /// error object…).
     #[error("{0}")]
-    Lake(String),
+    Lake(#[from] eventlake_lake::LakeError),
+    /// A flag's value is not one the command accepts.
+    #[error("{0}")]
+    Flag(String),
+    /// A query cannot be run or failed.
+    #[error("{0}")]
+    Query(String),
+    /// `demo` refuses the lake it was given.
+    #[error("{0}")]
+    Demo(String),
+    /// The transform's settings from the environment are invalid.
+    #[error("{0}")]
+    Config(String),
     /// A table definition given with --table is invalid.
     #[error("{0}")]
     Schema(#[from] eventlake_glue_schema::SchemaError),
@@ -57,6 +67,13 @@ pub enum CliError {
         /// The first few of them.
         files: String,
     },
+}
+
+/// The transform's settings as the Lambda reads them (the same `EVENTLAKE_*` variables, the
+/// lake window among them), for `invoke` and the emulated delivery of `replay` and `demo`.
+pub fn transform_config() -> Result<eventlake_transform::handler::Config, CliError> {
+    eventlake_transform::handler::Config::from_env(|k| std::env::var(k).ok())
+        .map_err(|e| CliError::Config(format!("{}: {e}", eventlake_transform::handler::LAKE_DATE_RANGE_ENV)))
 }
 
 /// Reads a whole file, or stdin when `path` is `None` or `-`.

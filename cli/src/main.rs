@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use eventlake::generate::{write_events, GenerateOptions};
 use eventlake::invoke::Output;
-use eventlake::replay::ReplayOptions;
-use eventlake::{read_input, CliError};
+use eventlake::{read_input, transform_config, CliError};
+use eventlake_lake::ReplayOptions;
 
 /// eventlake: Kinesis events to a query-ready data lake.
 #[derive(Parser)]
@@ -378,9 +378,17 @@ fn produce(
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Logs (rejection reasons) go to stderr so stdout stays the response.
+    // Logs (rejection reasons) go to stderr so stdout stays the response. The emulated
+    // delivery of replay and demo runs the Lambda's handler, whose per-batch warnings the
+    // summary already counts: only its errors are shown there.
+    let default_filter = match cli.command {
+        Command::Replay { .. } | Command::Demo { .. } => "warn,eventlake_transform=error",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| default_filter.into()),
+        )
         .with_writer(std::io::stderr)
         .with_target(false)
         .without_time()
@@ -459,19 +467,21 @@ fn run(command: Command) -> Result<(), CliError> {
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
                 || stream.is_empty()
             {
-                return Err(CliError::Lake(format!(
+                return Err(CliError::Flag(format!(
                     "--stream {stream:?}: use letters, digits, '-', '_' and '.' (it starts every object name)"
                 )));
             }
             let mut options = ReplayOptions::new(&lake);
-            options.stream = stream;
-            options.batch_bytes = mib(batch_mb).max(1);
-            options.flush_bytes = mib(file_mb).max(1);
+            let delivery = &mut options.delivery;
+            delivery.stream = stream;
+            delivery.batch_bytes = mib(batch_mb).max(1);
+            delivery.flush_bytes = mib(file_mb).max(1);
+            delivery.transform = transform_config()?;
             if let Some(path) = &table {
-                options.table = eventlake_glue_schema::Table::from_json(&read_input(Some(path))?)?;
+                delivery.table = eventlake_glue_schema::Table::from_json(&read_input(Some(path))?)?;
             }
             let summary = match (input, errors) {
-                (_, Some(dir)) => eventlake::replay::redrive(&dir, options)?,
+                (_, Some(dir)) => eventlake_lake::redrive(&dir, &options)?,
                 (Some(path), None) if path.as_os_str() != "-" => {
                     let file = std::fs::File::open(&path).map_err(|source| CliError::ReadInput {
                         path: path.clone(),
@@ -479,19 +489,19 @@ fn run(command: Command) -> Result<(), CliError> {
                     })?;
                     let bar = progress_bar(file.metadata().ok().map(|m| m.len()), "replay");
                     let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
-                    let s = eventlake::replay::replay(&mut reader, options, &|_, n| bar.set_position(n))?;
+                    let s = eventlake_lake::replay(&mut reader, &options, &|_, n| bar.set_position(n))?;
                     bar.finish_and_clear();
                     s
                 }
                 _ => {
                     let bar = progress_bar(None, "replay");
                     let s =
-                        eventlake::replay::replay(&mut std::io::stdin().lock(), options, &|_, n| bar.set_position(n))?;
+                        eventlake_lake::replay(&mut std::io::stdin().lock(), &options, &|_, n| bar.set_position(n))?;
                     bar.finish_and_clear();
                     s
                 }
             };
-            print!("{}", summary.render());
+            print!("{}", eventlake::report::replay(&summary));
             Ok(())
         }
         Command::Compact {
@@ -499,7 +509,7 @@ fn run(command: Command) -> Result<(), CliError> {
             date,
             lookback_days,
         } => {
-            let options = eventlake::compact::CompactOptions {
+            let options = eventlake_lake::CompactOptions {
                 lake,
                 date,
                 lookback_days,
@@ -509,12 +519,12 @@ fn run(command: Command) -> Result<(), CliError> {
             if let Ok(style) = indicatif::ProgressStyle::with_template("compact {bar:30} {pos}/{len} partitions") {
                 bar.set_style(style);
             }
-            let summary = eventlake::compact::compact(&options, &|done, all| {
+            let summary = eventlake_lake::compact(&options, &|done, all| {
                 bar.set_length(all as u64);
                 bar.set_position(done as u64);
             })?;
             bar.finish_and_clear();
-            print!("{}", summary.render());
+            print!("{}", eventlake::report::compact(&summary));
             Ok(())
         }
         #[cfg(feature = "produce")]

@@ -1,4 +1,4 @@
-//! `eventlake query`: SQL over the local lake with DataFusion. The table `events` has the
+//! `eventlake query`: SQL over a lake (a directory or `s3://…`) with DataFusion. The table `events` has the
 //! Glue table's columns plus the hive partition columns `event_type` and `created_date`
 //! (read from the paths, as Athena does); `events_unique` is the same view Athena gets,
 //! from the same generated SQL.
@@ -14,8 +14,10 @@ use datafusion::datasource::listing::ListingOptions;
 use datafusion::prelude::SessionContext;
 use eventlake_glue_schema::Table;
 
-use crate::lake::arrow_schema;
 use crate::CliError;
+use datafusion::datasource::listing::ListingTableUrl;
+use eventlake_lake::convert::arrow_schema;
+use eventlake_lake::LakeStore;
 
 /// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -30,26 +32,63 @@ pub enum Format {
 }
 
 fn lake_error(e: impl std::fmt::Display) -> CliError {
-    CliError::Lake(format!("query failed: {e}"))
+    CliError::Query(format!("query failed: {e}"))
 }
 
-/// A session with `events` and `events_unique` registered over the lake at `lake`.
-pub async fn session(lake: &Path, table: &Table) -> Result<SessionContext, CliError> {
-    if lake.to_string_lossy().contains("://") {
-        return Err(CliError::Lake(format!(
-            "query reads a local lake; for {} use Athena (or copy it down with `aws s3 sync`)",
-            lake.display()
-        )));
+/// Where a lake's tables are, found before any query runs (the store is synchronous).
+pub struct LakeTables {
+    /// Location of the raw table (a directory path, or an `s3://` URL).
+    events: String,
+    /// Location of the curated table, once `eventlake compact` has written it.
+    curated: Option<String>,
+    /// For an S3 lake: its bucket's URL and store, registered with the session.
+    object_store: Option<(String, Arc<dyn object_store::ObjectStore>)>,
+}
+
+/// Finds the tables of the lake at `lake`: a directory or `s3://…`.
+pub fn locate(lake: &Path, table: &Table) -> Result<LakeTables, CliError> {
+    let storage = &table.storage;
+    let no_lake = || eventlake_lake::LakeError::NoLake {
+        location: lake.display().to_string(),
+        prefix: storage.events_prefix.clone(),
+    };
+    let store = LakeStore::open_existing(lake).map_err(|e| match e {
+        eventlake_lake::LakeError::Open { .. } if !lake.to_string_lossy().contains("://") => no_lake(),
+        other => other,
+    })?;
+    if !store.has_any(&storage.events_prefix)? {
+        return Err(no_lake().into());
     }
-    let events = lake.join(&table.storage.events_prefix);
-    if !events.is_dir() {
-        return Err(CliError::Lake(format!(
-            "no lake at {} (expected {}): run `eventlake replay` or `eventlake demo` first",
-            lake.display(),
-            events.display()
-        )));
-    }
+    // A directory path for a local lake (DataFusion's own local file system), the lake's URL
+    // for S3 (the lake's store registered for its bucket).
+    let (object_store, store_url, _) = store.object_store("");
+    let location = |prefix: &str| -> Result<String, CliError> {
+        if store.is_local() {
+            let dir = lake
+                .canonicalize()
+                .map_err(|e| lake_error(format!("{}: {e}", lake.display())))?;
+            return Ok(format!("{}/", dir.join(prefix).display()));
+        }
+        Ok(store.object_store(prefix).2)
+    };
+    Ok(LakeTables {
+        events: location(&storage.events_prefix)?,
+        curated: match store.has_any(&storage.curated_prefix)? {
+            true => Some(location(&storage.curated_prefix)?),
+            false => None,
+        },
+        object_store: (!store.is_local()).then_some((store_url, object_store)),
+    })
+}
+
+/// A session with `events` and `events_unique` (and `events_curated`, once `eventlake
+/// compact` has written it) registered over the tables of a lake.
+pub async fn session(tables: &LakeTables, table: &Table) -> Result<SessionContext, CliError> {
     let ctx = SessionContext::new();
+    if let Some((url, store)) = &tables.object_store {
+        let parsed = ListingTableUrl::parse(url).map_err(lake_error)?;
+        ctx.register_object_store(parsed.object_store().as_ref(), store.clone());
+    }
     let partition_cols: Vec<(String, DataType)> = table
         .partition_key_names()
         .into_iter()
@@ -58,22 +97,12 @@ pub async fn session(lake: &Path, table: &Table) -> Result<SessionContext, CliEr
     let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
         .with_file_extension(".parquet")
         .with_table_partition_cols(partition_cols);
-    let url = format!(
-        "{}/",
-        events
-            .canonicalize()
-            .map_err(|e| lake_error(format!("{}: {e}", events.display())))?
-            .display()
-    );
     let schema = arrow_schema(table)?;
-    ctx.register_listing_table(&table.name, &url, options.clone(), Some(schema.clone()), None)
+    ctx.register_listing_table(&table.name, &tables.events, options.clone(), Some(schema.clone()), None)
         .await
         .map_err(lake_error)?;
-    // The curated table, once `eventlake compact` has written it.
-    let curated = lake.join(&table.storage.curated_prefix);
-    if curated.is_dir() {
-        let url = format!("{}/", curated.canonicalize().map_err(lake_error)?.display());
-        ctx.register_listing_table(&format!("{}_curated", table.name), &url, options, Some(schema), None)
+    if let Some(curated) = &tables.curated {
+        ctx.register_listing_table(&format!("{}_curated", table.name), curated, options, Some(schema), None)
             .await
             .map_err(lake_error)?;
     }
@@ -93,7 +122,7 @@ pub async fn run_sql(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>
     let df = ctx
         .sql(sql)
         .await
-        .map_err(|e| CliError::Lake(format!("SQL error: {e}")))?;
+        .map_err(|e| CliError::Query(format!("SQL error: {e}")))?;
     df.collect().await.map_err(lake_error)
 }
 
@@ -126,8 +155,9 @@ pub fn print(batches: &[RecordBatch], format: Format, out: &mut impl Write) -> R
 /// `eventlake query`: one statement over the lake, printed.
 pub fn query(lake: &Path, table: &Table, sql: &str, format: Format, out: &mut impl Write) -> Result<usize, CliError> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let tables = locate(lake, table)?;
     let batches = runtime.block_on(async {
-        let ctx = session(lake, table).await?;
+        let ctx = session(&tables, table).await?;
         run_sql(&ctx, sql).await
     })?;
     print(&batches, format, out)?;

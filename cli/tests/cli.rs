@@ -131,7 +131,7 @@ fn lake_commands_fail_with_one_readable_line() {
     );
     assert_one_line_error(
         &eventlake(&["replay", "--input", "-", "--lake", "/etc/hostname/lake"], b"{}\n"),
-        "cannot write /etc/hostname/lake",
+        "cannot use /etc/hostname/lake",
     );
     assert_one_line_error(
         &eventlake(&["query", "--lake", "/no/such/lake", "SELECT 1"], b""),

@@ -9,8 +9,8 @@ use arrow_array::{Array, Int64Array, StringArray, TimestampMicrosecondArray};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use eventlake::generate::{GenerateOptions, Generator};
-use eventlake::replay::{redrive, replay, ReplayOptions};
 use eventlake_glue_schema::{Catalog, Table};
+use eventlake_lake::{redrive, replay, ReplayOptions};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 
@@ -164,8 +164,8 @@ fn error_records(lake: &Path, kind: &str) -> Vec<Value> {
 
 fn small_batches(lake: &Path) -> ReplayOptions {
     let mut o = ReplayOptions::new(lake);
-    o.batch_bytes = 64 * 1024; // many invocations
-    o.flush_bytes = 32 * 1024; // several files per partition
+    o.delivery.batch_bytes = 64 * 1024; // many invocations
+    o.delivery.flush_bytes = 32 * 1024; // several files per partition
     o
 }
 
@@ -174,7 +174,7 @@ struct Replayed {
     dir: PathBuf,
     lake: PathBuf,
     events: Vec<String>,
-    summary: eventlake::replay::ReplaySummary,
+    summary: eventlake_lake::DeliverySummary,
 }
 
 fn generate_and_replay(name: &str, events: u64, seed: u64, duplicates: f64, invalid: f64) -> Replayed {
@@ -194,7 +194,7 @@ fn replay_generated(name: &str, options: GenerateOptions) -> Replayed {
     let lake = dir.join("lake");
     let events: Vec<String> = Generator::new(Catalog::embedded(), options).collect();
     let input = events.join("\n") + "\n";
-    let summary = replay(&mut input.as_bytes(), small_batches(&lake), &|_, _| {}).unwrap();
+    let summary = replay(&mut input.as_bytes(), &small_batches(&lake), &|_, _| {}).unwrap();
     Replayed {
         dir,
         lake,
@@ -276,7 +276,7 @@ fn records_that_do_not_fit_the_table_go_to_format_conversion_failed_and_redrive_
     );
     assert_ne!(broken, eventlake_glue_schema::TABLE_JSON);
     let mut options = small_batches(&lake);
-    options.table = Table::from_json(&broken).unwrap();
+    options.delivery.table = Table::from_json(&broken).unwrap();
     let events: Vec<String> = Generator::new(
         Catalog::embedded(),
         GenerateOptions {
@@ -286,7 +286,7 @@ fn records_that_do_not_fit_the_table_go_to_format_conversion_failed_and_redrive_
         },
     )
     .collect();
-    let summary = replay(&mut (events.join("\n") + "\n").as_bytes(), options, &|_, _| {}).unwrap();
+    let summary = replay(&mut (events.join("\n") + "\n").as_bytes(), &options, &|_, _| {}).unwrap();
     assert_eq!(summary.conversion_failed, 300);
     assert_eq!(summary.written.rows, 0);
     let failed = error_records(&lake, "format-conversion-failed");
@@ -299,7 +299,7 @@ fn records_that_do_not_fit_the_table_go_to_format_conversion_failed_and_redrive_
     assert_eq!(failed[0]["dataCatalogTable"]["tableName"], "events");
 
     // Fix the table (the real one), re-drive: every record is recovered, once.
-    let summary = redrive(&lake.join("errors"), ReplayOptions::new(&lake)).unwrap();
+    let summary = redrive(&lake.join("errors"), &ReplayOptions::new(&lake)).unwrap();
     assert_eq!(summary.written.rows, 300);
     assert_eq!(summary.conversion_failed, 0);
     let rows = read_lake(&lake);
@@ -312,7 +312,7 @@ fn records_that_do_not_fit_the_table_go_to_format_conversion_failed_and_redrive_
         error_records(&lake, "format-conversion-failed").is_empty(),
         "re-driven files are marked"
     );
-    let again = redrive(&lake.join("errors"), ReplayOptions::new(&lake)).unwrap();
+    let again = redrive(&lake.join("errors"), &ReplayOptions::new(&lake)).unwrap();
     assert_eq!(again.records, 0, "a second re-drive repeats nothing");
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -331,7 +331,7 @@ fn events_athena_could_never_show_are_kept_under_processing_failed_with_the_boun
         .map(event)
         .join("\n")
         + "\n";
-    let summary = replay(&mut input.as_bytes(), ReplayOptions::new(&lake), &|_, _| {}).unwrap();
+    let summary = replay(&mut input.as_bytes(), &ReplayOptions::new(&lake), &|_, _| {}).unwrap();
     assert_eq!((summary.records, summary.rejected_total()), (4, 2));
     let reasons: BTreeSet<String> = error_records(&lake, "processing-failed")
         .iter()
@@ -354,13 +354,13 @@ fn redriving_processing_failures_runs_them_through_the_transform_again() {
     let dir = temp_dir("redrive");
     let lake = dir.join("lake");
     let input = b"{\"event_uuid\":\"0f8fad5b-d9cb-469f-a165-70867728950e\",\"event_name\":\"a\",\"created_at\":1710670500123}\n\nnot json\n";
-    let summary = replay(&mut &input[..], ReplayOptions::new(&lake), &|_, _| {}).unwrap();
+    let summary = replay(&mut &input[..], &ReplayOptions::new(&lake), &|_, _| {}).unwrap();
     assert_eq!(
         (summary.records, summary.rejected_total()),
         (3, 3),
         "a blank line is a rejected record, not a skipped one"
     );
-    let again = redrive(&lake.join("errors"), ReplayOptions::new(&lake)).unwrap();
+    let again = redrive(&lake.join("errors"), &ReplayOptions::new(&lake)).unwrap();
     assert_eq!(again.records, 3);
     assert_eq!(again.rejected_total(), 3, "still invalid: rejected again, kept again");
     assert_eq!(error_records(&lake, "processing-failed").len(), 3);
@@ -446,14 +446,14 @@ fn read_curated(lake: &Path) -> (Vec<LakeRow>, Vec<PathBuf>) {
     (rows, all)
 }
 
-fn compact_lake(lake: &Path, date: Option<&str>, lookback_days: u32) -> eventlake::compact::CompactSummary {
-    let options = eventlake::compact::CompactOptions {
+fn compact_lake(lake: &Path, date: Option<&str>, lookback_days: u32) -> eventlake_lake::CompactSummary {
+    let options = eventlake_lake::CompactOptions {
         lake: lake.to_path_buf(),
         date: date.map(|d| d.parse().unwrap()),
         lookback_days,
         table: Table::embedded().clone(),
     };
-    eventlake::compact::compact(&options, &|_, _| {}).unwrap()
+    eventlake_lake::compact(&options, &|_, _| {}).unwrap()
 }
 
 #[test]
@@ -469,10 +469,10 @@ fn compaction_keys_events_by_uuid_and_created_at_like_events_unique_across_event
         event(u, "payment:order:completed"),
         event(&u.to_uppercase(), "cart:item_added"),
     ] {
-        replay(&mut (line + "\n").as_bytes(), ReplayOptions::new(&lake), &|_, _| {}).unwrap();
+        replay(&mut (line + "\n").as_bytes(), &ReplayOptions::new(&lake), &|_, _| {}).unwrap();
     }
     let later = format!(r#"{{"event_uuid":"{u}","event_name":"cart:item_added","created_at":1710670501}}"#);
-    replay(&mut (later + "\n").as_bytes(), ReplayOptions::new(&lake), &|_, _| {}).unwrap();
+    replay(&mut (later + "\n").as_bytes(), &ReplayOptions::new(&lake), &|_, _| {}).unwrap();
     assert_eq!(read_lake(&lake).len(), 3, "delivered three times");
     compact_lake(&lake, None, 0);
     let (rows, _) = read_curated(&lake);
@@ -500,7 +500,7 @@ fn compaction_keeps_each_event_once_in_fewer_larger_files_and_is_idempotent() {
     let r = generate_and_replay("compact", 3000, 21, 0.05, 0.01);
     let again = replay(
         &mut (r.events.join("\n") + "\n").as_bytes(),
-        small_batches(&r.lake),
+        &small_batches(&r.lake),
         &|_, _| {},
     )
     .unwrap();

@@ -174,36 +174,53 @@ impl HiveType {
 }
 
 /// Whether `s` is a timestamp text that Firehose's OpenX JSON deserializer reads as a
-/// `timestamp` in UTC: `yyyy-MM-ddTHH:mm:ss[.fraction]Z` (ISO 8601 with a literal `Z`) or
-/// `yyyy-MM-dd HH:mm:ss[.fraction]` (`java.sql.Timestamp`). Offsets such as `+00:00` are not
-/// accepted. The calendar date and time of day must be real.
+/// `timestamp` in UTC (see [`openx_timestamp_micros`]).
 pub fn is_openx_timestamp(s: &str) -> bool {
+    openx_timestamp_micros(s).is_some()
+}
+
+/// The instant of a timestamp text as the OpenX JSON deserializer reads it, in microseconds
+/// since the epoch (UTC; a fraction finer than microseconds is cut off): the one home of the
+/// rule. Accepted: `yyyy-MM-ddTHH:mm:ss[.fraction]Z` (ISO 8601 with a literal `Z`) or
+/// `yyyy-MM-dd HH:mm:ss[.fraction]` (`java.sql.Timestamp`), 1 to 9 fraction digits. Offsets
+/// such as `+00:00` are not accepted. The calendar date and time of day must be real.
+pub fn openx_timestamp_micros(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    if b.len() < 19 || !is_date(&s[..10]) || !(b[10] == b'T' || b[10] == b' ') {
-        return false;
+    if b.len() < 19 || !(b[10] == b'T' || b[10] == b' ') {
+        return None;
     }
+    let days = window::parse_date(s.get(..10)?)?;
     let time = &b[11..19];
     let digits = |r: &[u8]| r.iter().all(u8::is_ascii_digit);
     if !(digits(&time[0..2]) && time[2] == b':' && digits(&time[3..5]) && time[5] == b':' && digits(&time[6..8])) {
-        return false;
+        return None;
     }
-    let num = |r: &[u8]| u32::from(r[0] - b'0') * 10 + u32::from(r[1] - b'0');
-    if num(&time[0..2]) > 23 || num(&time[3..5]) > 59 || num(&time[6..8]) > 59 {
-        return false;
+    let num = |r: &[u8]| i64::from(r[0] - b'0') * 10 + i64::from(r[1] - b'0');
+    let (h, m, sec) = (num(&time[0..2]), num(&time[3..5]), num(&time[6..8]));
+    if h > 23 || m > 59 || sec > 59 {
+        return None;
     }
     let mut rest = &b[19..];
+    let mut micros = 0i64;
     if let Some(frac) = rest.strip_prefix(b".") {
         let n = frac.iter().take_while(|c| c.is_ascii_digit()).count();
         if n == 0 || n > 9 {
-            return false;
+            return None;
         }
+        micros = frac[..n.min(6)]
+            .iter()
+            .chain(std::iter::repeat_n(&b'0', 6usize.saturating_sub(n)))
+            .fold(0, |acc, c| acc * 10 + i64::from(c - b'0'));
         rest = &frac[n..];
     }
-    match rest {
+    let valid_end = match rest {
         b"Z" => b[10] == b'T',
         b"" => b[10] == b' ',
         _ => false,
-    }
+    };
+    valid_end
+        .then(|| ((days * 24 + h) * 60 + m) * 60 + sec)
+        .map(|secs| secs * 1_000_000 + micros)
 }
 
 /// Whether `s` is a real calendar date written `yyyy-MM-dd`.
@@ -618,6 +635,21 @@ mod tests {
         ] {
             assert!(!is_openx_timestamp(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn openx_timestamps_count_microseconds_from_the_epoch() {
+        for (text, micros) in [
+            ("1970-01-01T00:00:00Z", 0),
+            ("2024-03-17T10:15:00Z", 1_710_670_500_000_000),
+            ("2024-02-29 10:15:00.25", 1_709_201_700_250_000),
+            ("2024-02-29T10:15:00.123456789Z", 1_709_201_700_123_456),
+            ("1969-12-31 23:59:59.5", -500_000),
+            ("9999-12-31T23:59:59Z", 253_402_300_799_000_000),
+        ] {
+            assert_eq!(openx_timestamp_micros(text), Some(micros), "{text}");
+        }
+        assert_eq!(openx_timestamp_micros("2024-03-17T10:15:00.1234567890Z"), None);
     }
 
     #[test]
