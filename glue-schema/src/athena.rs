@@ -105,12 +105,6 @@ pub fn create_table(table: &Table, catalog: &Catalog) -> String {
     )
 }
 
-/// The window that numbers duplicates: one row per (`event_uuid` in any case, `created_at`).
-/// `created_date` (a function of `created_at`) leads the partition so that Athena pushes
-/// date filters on the view down to the partitions. The order makes the choice deterministic.
-const DEDUP_WINDOW: &str =
-    "row_number() OVER (PARTITION BY created_date, lower(event_uuid), created_at ORDER BY event_name, payload, event_uuid)";
-
 /// The `events_unique` view: the raw table with duplicates removed.
 pub fn events_unique(table: &Table) -> String {
     let cols: Vec<&str> = table
@@ -120,7 +114,8 @@ pub fn events_unique(table: &Table) -> String {
         .map(|c| c.name.as_str())
         .collect();
     format!(
-        "{HEADER}-- One row per (event_uuid, created_at): Firehose and producers deliver at least once.\n-- Filter on created_date (and event_type) to scan only the partitions you need.\nCREATE OR REPLACE VIEW {db}.events_unique AS\nSELECT {cols}\nFROM (\n  SELECT *, {DEDUP_WINDOW} AS row_in_key\n  FROM {db}.{name}\n) AS numbered\nWHERE row_in_key = 1;\n",
+        "{HEADER}-- One row per (event_uuid, created_at): Firehose and producers deliver at least once.\n-- Filter on created_date (and event_type) to scan only the partitions you need.\nCREATE OR REPLACE VIEW {db}.events_unique AS\nSELECT {cols}\nFROM (\n  SELECT *, {window} AS row_in_key\n  FROM {db}.{name}\n) AS numbered\nWHERE row_in_key = 1;\n",
+        window = table.duplicates.window_sql(),
         db = table.database,
         name = table.name,
         cols = cols.join(", "),
@@ -152,9 +147,10 @@ pub fn typed_view(table: &Table, event: &EventDef) -> String {
     cols.push("  payload".into());
     let event_type = event.name.split(':').next().unwrap_or_default();
     format!(
-        "{HEADER}-- {name}: {description}\nCREATE OR REPLACE VIEW {db}.{view} AS\nSELECT\n{cols}\nFROM (\n  SELECT *, {DEDUP_WINDOW} AS row_in_key\n  FROM {db}.{table}\n  WHERE event_type = {et} AND event_name = {en}\n) AS numbered\nWHERE row_in_key = 1;\n",
+        "{HEADER}-- {name}: {description}\nCREATE OR REPLACE VIEW {db}.{view} AS\nSELECT\n{cols}\nFROM (\n  SELECT *, {window} AS row_in_key\n  FROM {db}.{table}\n  WHERE event_type = {et} AND event_name = {en}\n) AS numbered\nWHERE row_in_key = 1;\n",
         name = event.name,
         description = event.description,
+        window = table.duplicates.window_sql(),
         db = table.database,
         view = event.view_name(),
         cols = cols.join(",\n"),
@@ -196,7 +192,8 @@ pub fn cookbook(table: &Table) -> Vec<(String, String)> {
         (
             "duplicates_per_day.sql".into(),
             format!(
-                "{HEADER}-- How many duplicate deliveries the raw table holds per day (what events_unique removes).\nSELECT created_date, count(*) - count(DISTINCT (lower(event_uuid), created_at)) AS duplicate_rows, count(*) AS raw_rows\nFROM {db}.{raw}\nWHERE created_date >= date_format(current_date - INTERVAL '7' DAY, '%Y-%m-%d')\nGROUP BY created_date\nORDER BY created_date;\n"
+                "{HEADER}-- How many duplicate deliveries the raw table holds per day (what events_unique removes).\nSELECT created_date, count(*) - count(DISTINCT ({key})) AS duplicate_rows, count(*) AS raw_rows\nFROM {db}.{raw}\nWHERE created_date >= date_format(current_date - INTERVAL '7' DAY, '%Y-%m-%d')\nGROUP BY created_date\nORDER BY created_date;\n",
+                key = table.duplicates.key_sql()
             ),
         ),
     ]

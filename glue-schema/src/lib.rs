@@ -48,6 +48,10 @@ pub enum SchemaError {
         /// The type as written.
         ty: String,
     },
+    /// The duplicate rule names a column the table does not have, or a case-insensitive key
+    /// column that is not a string.
+    #[error("duplicates: {0}")]
+    DuplicateRule(String),
     /// A partition key is not of type `string`.
     #[error("partition key `{name}` must be of type string (it is a path segment), found `{ty}`")]
     PartitionKeyNotString {
@@ -303,6 +307,53 @@ pub struct Projection {
     pub created_date: DateProjection,
 }
 
+/// What makes two rows the same event, and which one is kept: the one home of the rule that
+/// `events_unique`, the typed views, the curated `MERGE` (CDK) and `eventlake compact` apply.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Duplicates {
+    /// The key: rows with equal values in these columns are one event.
+    pub key: Vec<KeyColumn>,
+    /// Among the rows of one key, the first in this column order (ascending, NULLs last) is kept.
+    pub keep: Vec<String>,
+}
+
+/// One column of the duplicate key.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyColumn {
+    /// The column.
+    pub column: String,
+    /// Whether letter case is ignored (`lower(column)` in SQL).
+    #[serde(default)]
+    pub ignore_case: bool,
+}
+
+impl Duplicates {
+    /// The key as SQL expressions, e.g. `lower(event_uuid), created_at`.
+    pub fn key_sql(&self) -> String {
+        self.key
+            .iter()
+            .map(|k| match k.ignore_case {
+                true => format!("lower({})", k.column),
+                false => k.column.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The window that numbers a key's rows, 1 for the one kept. `created_date` leads the
+    /// partition (a function of `created_at`: it changes no key) so that Athena pushes date
+    /// filters down to the partitions.
+    pub fn window_sql(&self) -> String {
+        format!(
+            "row_number() OVER (PARTITION BY created_date, {} ORDER BY {})",
+            self.key_sql(),
+            self.keep.join(", ")
+        )
+    }
+}
+
 /// Where and how the table's files are stored.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
@@ -341,6 +392,8 @@ pub struct Table {
     pub partition_keys: Vec<Column>,
     /// Partition projection settings.
     pub projection: Projection,
+    /// The duplicate rule.
+    pub duplicates: Duplicates,
     /// Storage settings.
     pub storage: Storage,
 }
@@ -386,6 +439,34 @@ impl Table {
                     column: col.name.clone(),
                     ty: col.type_name.clone(),
                 });
+            }
+        }
+        let data_column = |name: &str| self.columns.iter().find(|c| c.name == name);
+        if self.duplicates.key.is_empty() {
+            return Err(SchemaError::DuplicateRule("the key names no column".into()));
+        }
+        for k in &self.duplicates.key {
+            match data_column(&k.column) {
+                None => {
+                    return Err(SchemaError::DuplicateRule(format!(
+                        "key column `{}` is not a data column",
+                        k.column
+                    )))
+                }
+                Some(c) if k.ignore_case && c.hive_type() != HiveType::String => {
+                    return Err(SchemaError::DuplicateRule(format!(
+                        "key column `{}` ignores case but is not a string",
+                        k.column
+                    )))
+                }
+                Some(_) => {}
+            }
+        }
+        for name in &self.duplicates.keep {
+            if data_column(name).is_none() {
+                return Err(SchemaError::DuplicateRule(format!(
+                    "keep column `{name}` is not a data column"
+                )));
             }
         }
         for key in &self.partition_keys {

@@ -2,15 +2,28 @@
  * The Athena SQL of the curated table (`<database>.<table>_curated`, Apache Iceberg), built
  * from `glue-schema/table.json`: the same columns, partitioned by the same keys. The merge has
  * the semantics of `eventlake compact` (tested locally): rows already curated win; new raw
- * rows are taken once per (lower(event_uuid), created_at) — the contract's key, as in
- * `events_unique` (created_date, a function of created_at, partitions the window) — the first
- * in `events_unique`'s order (event_name, payload, event_uuid).
+ * rows are taken once per key of the table's duplicate rule (`duplicates`: lower(event_uuid),
+ * created_at — the contract's key, as in `events_unique`), the first in the rule's keep order.
  */
 import type { TableDefinition } from './schema';
 
 /** Name of the curated table. */
 export function curatedTableName(table: TableDefinition): string {
   return `${table.name}_curated`;
+}
+
+/** The duplicate key as SQL expressions (`lower(event_uuid), created_at`). */
+export function duplicateKeySql(table: TableDefinition): string {
+  return table.duplicates.key.map((k) => (k.ignoreCase ? `lower(${k.column})` : k.column)).join(', ');
+}
+
+/**
+ * The window that numbers a key's rows, 1 for the one kept; `created_date` (a function of
+ * `created_at`) leads the partition so that date filters reach the partitions. The same text
+ * as in the generated `events_unique` view (a test compares them).
+ */
+export function duplicateWindowSql(table: TableDefinition): string {
+  return `row_number() OVER (PARTITION BY created_date, ${duplicateKeySql(table)} ORDER BY ${table.duplicates.keep.join(', ')})`;
 }
 
 /** Every column of the curated table: data columns, then the partition keys. */
@@ -53,16 +66,17 @@ export function mergeIntoCurated(table: TableDefinition, database: string, lookb
   const names = allColumns(table).map((c) => c.name);
   // created_date follows from created_at: comparing it costs nothing and lets Iceberg match
   // partitions; event_type is not part of the key.
-  const keyEquals = ['created_date']
-    .map((k) => `t.${k} = s.${k}`)
-    .concat(['lower(t.event_uuid) = lower(s.event_uuid)', 't.created_at = s.created_at'])
+  const side = (alias: string, k: { column: string; ignoreCase?: boolean }) =>
+    k.ignoreCase ? `lower(${alias}.${k.column})` : `${alias}.${k.column}`;
+  const keyEquals = ['t.created_date = s.created_date']
+    .concat(table.duplicates.key.map((k) => `${side('t', k)} = ${side('s', k)}`))
     .concat([windowPredicate('t.created_date', lookbackDays)]);
   return [
     `MERGE INTO ${database}.${curatedTableName(table)} AS t`,
     `USING (`,
     `  SELECT ${names.join(', ')}`,
     `  FROM (`,
-    `    SELECT *, row_number() OVER (PARTITION BY created_date, lower(event_uuid), created_at ORDER BY event_name, payload, event_uuid) AS row_in_key`,
+    `    SELECT *, ${duplicateWindowSql(table)} AS row_in_key`,
     `    FROM ${database}.${table.name}`,
     `    WHERE ${windowPredicate('created_date', lookbackDays)}`,
     `  ) AS numbered`,

@@ -48,6 +48,16 @@ export interface TableDefinition {
   readonly partitionKeys: Column[];
   /** Projection per partition key. */
   readonly projection: Record<string, Projection>;
+  /**
+   * What makes two rows the same event (the contract's key) and which is kept: the rule of
+   * `events_unique`, the typed views, the curated `MERGE` and `eventlake compact`.
+   */
+  readonly duplicates: {
+    /** Key columns; `ignoreCase` compares `lower(column)`. */
+    readonly key: ReadonlyArray<{ readonly column: string; readonly ignoreCase?: boolean }>;
+    /** Among a key's rows, the first in this column order is kept. */
+    readonly keep: readonly string[];
+  };
   /** Where and how the data is stored. */
   readonly storage: {
     /** Prefix of the raw table's Parquet files (`events/`). */

@@ -122,4 +122,12 @@ describe('curated table job (Step Functions + Athena)', () => {
     assert.match(createCuratedTable(renamed, 'db', 's3://b/curated/'), /CREATE TABLE IF NOT EXISTS db\.things_curated \(\n {2}id string COMMENT 'it''s',/);
     assert.match(mergeIntoCurated(renamed, 'db', 0), /INSERT \(id, event_type, created_date\)/);
   });
+
+  it('keys and orders the merge by the duplicate rule of table.json (no copy of the rule)', () => {
+    const rekeyed = { ...schema.table, duplicates: { key: [{ column: 'id', ignoreCase: true }, { column: 'at' }], keep: ['rank'] } };
+    const sql = mergeIntoCurated(rekeyed, 'db', 0);
+    assert.match(sql, /row_number\(\) OVER \(PARTITION BY created_date, lower\(id\), at ORDER BY rank\) AS row_in_key/);
+    assert.match(sql, /ON t\.created_date = s\.created_date AND lower\(t\.id\) = lower\(s\.id\) AND t\.at = s\.at AND /);
+    assert.doesNotMatch(sql, /event_uuid\)/);
+  });
 });
