@@ -120,11 +120,11 @@ impl Handler {
             // this function ignores.
             Err(_) => serde_json::from_slice(body)?,
         };
-        self.handle(&invocation, response, metrics)
+        self.handle_invocation(&invocation, response, metrics)
     }
 
     /// [`Handler::handle_body`] for an invocation already read.
-    pub fn handle(
+    pub fn handle_invocation(
         &mut self,
         invocation: &Invocation<'_>,
         response: &mut Vec<u8>,
@@ -150,13 +150,13 @@ impl Handler {
 /// The handler in lambda_runtime's own form, for the invocations the Firehose layer
 /// ([`crate::runtime`]) passes on: the runtime has parsed the body into the invocation type
 /// (or reported why it could not) and sends the returned JSON as is.
-pub fn handle(
+pub fn handle_lambda_event(
     config: &Config,
     event: LambdaEvent<Invocation<'static>>,
     metrics: &mut impl Write,
 ) -> Result<Box<RawValue>, lambda_runtime::Error> {
     let mut response = Vec::new();
-    Handler::new(config.clone()).handle(&event.payload, &mut response, metrics)?;
+    Handler::new(config.clone()).handle_invocation(&event.payload, &mut response, metrics)?;
     Ok(RawValue::from_string(String::from_utf8(response)?)?)
 }
 

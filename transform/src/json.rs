@@ -1032,8 +1032,10 @@ pub fn string_token_len(s: &str) -> usize {
             .sum::<usize>()
 }
 
-/// Appends `s` to `out` as a JSON string token (with quotes), escaped as serde_json does.
-pub fn push_string_token(out: &mut String, s: &str) {
+/// Appends `s` to `out` as a JSON string token (with quotes), escaped as serde_json does: the
+/// reference the tests hold [`string_token_len`] and the byte escapers to.
+#[cfg(test)]
+fn push_string_token(out: &mut String, s: &str) {
     out.push('"');
     let mut run = 0;
     for (i, &c) in s.as_bytes().iter().enumerate() {

@@ -1,6 +1,6 @@
 //! The `eventlake-transform` Lambda binary: wiring only.
 
-use eventlake_transform::handler::{handle, Config};
+use eventlake_transform::handler::{handle_lambda_event, Config};
 use eventlake_transform::runtime::FirehoseLayer;
 use eventlake_transform::telemetry::LogSettings;
 use eventlake_transform::Invocation;
@@ -19,7 +19,7 @@ async fn main() -> Result<(), Error> {
     let standard = {
         let config = config.clone();
         service_fn(move |event: LambdaEvent<Invocation<'static>>| {
-            let result = handle(&config, event, &mut std::io::stdout().lock());
+            let result = handle_lambda_event(&config, event, &mut std::io::stdout().lock());
             async move { result }
         })
     };

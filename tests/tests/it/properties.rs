@@ -240,8 +240,8 @@ proptest! {
         prop_assert_eq!(records.len(), data.len());
         for (i, r) in records.iter().enumerate() {
             prop_assert_eq!(&r.record_id, &format!("r{i}"));
-            let wire = serde_json::to_value(r.result).unwrap();
-            prop_assert!(matches!(wire.as_str(), Some("Ok" | "Dropped" | "ProcessingFailed")));
+            // Partition keys exactly on the records Firehose delivers.
+            prop_assert_eq!(r.metadata.is_some(), r.result == RecordResult::Ok);
             if r.result != RecordResult::Ok {
                 prop_assert_eq!(&r.data, &data[i], "unchanged input");
             }
@@ -249,8 +249,7 @@ proptest! {
         let r = &out.report;
         prop_assert_eq!(r.ok + r.dropped + r.failed(), data.len());
         let mut wire = Vec::new();
-        let report = Transformer::new().transform_into(&inv, ALL_DAYS, RESPONSE_LIMIT_BYTES, &mut wire).unwrap();
-        prop_assert_eq!(&report, &out.report);
+        Transformer::new().transform_into(&inv, ALL_DAYS, RESPONSE_LIMIT_BYTES, &mut wire).unwrap();
         prop_assert_eq!(
             String::from_utf8(wire).unwrap(),
             serde_json::to_string(&out.response).unwrap(),
