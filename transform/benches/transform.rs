@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use eventlake_transform::handler::{handle, Config, Handler};
+use eventlake_transform::handler::{handle_lambda_event, Config, Handler};
 use eventlake_transform::{parse_invocation, transform, RecordResult, Transformer, RESPONSE_LIMIT_BYTES};
 
 const TARGET_MB_PER_S: f64 = 400.0;
@@ -118,7 +118,7 @@ fn main() {
         let t = Instant::now();
         let payload: eventlake_transform::Invocation<'static> = serde_json::from_slice(body.as_bytes()).unwrap();
         let event = lambda_runtime::LambdaEvent::new(payload, lambda_runtime::Context::default());
-        let answer = handle(&config, event, &mut std::io::sink()).unwrap();
+        let answer = handle_lambda_event(&config, event, &mut std::io::sink()).unwrap();
         std::hint::black_box(answer);
         t.elapsed().as_secs_f64()
     };
