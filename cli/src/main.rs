@@ -420,39 +420,7 @@ fn run(command: Command) -> Result<(), CliError> {
             mix,
             start,
             output,
-        } => {
-            let options = GenerateOptions {
-                start,
-                ..mix.options(events)
-            };
-            let catalog = eventlake_glue_schema::Catalog::embedded();
-            let report = match &output {
-                Some(path) => {
-                    let file = std::fs::File::create(path).map_err(|source| CliError::WriteFile {
-                        path: path.clone(),
-                        source,
-                    })?;
-                    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-                    write_events(catalog, options, &mut w).map_err(|source| CliError::WriteFile {
-                        path: path.clone(),
-                        source,
-                    })?
-                }
-                None => write_events(
-                    catalog,
-                    options,
-                    &mut std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock()),
-                )?,
-            };
-            eprintln!(
-                "generated {} events ({} duplicates, {} invalid), {:.1} MB",
-                report.lines,
-                report.duplicates,
-                report.invalid,
-                report.bytes as f64 / 1e6
-            );
-            Ok(())
-        }
+        } => generate(events, mix, start, output),
         Command::Replay {
             input,
             errors,
@@ -461,72 +429,12 @@ fn run(command: Command) -> Result<(), CliError> {
             batch_mb,
             file_mb,
             stream,
-        } => {
-            if !stream
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
-                || stream.is_empty()
-            {
-                return Err(CliError::Flag(format!(
-                    "--stream {stream:?}: use letters, digits, '-', '_' and '.' (it starts every object name)"
-                )));
-            }
-            let mut options = ReplayOptions::new(&lake);
-            let delivery = &mut options.delivery;
-            delivery.stream = stream;
-            delivery.batch_bytes = mib(batch_mb).max(1);
-            delivery.flush_bytes = mib(file_mb).max(1);
-            delivery.transform = transform_config()?;
-            if let Some(path) = &table {
-                delivery.table = eventlake_glue_schema::Table::from_json(&read_input(Some(path))?)?;
-            }
-            let summary = match (input, errors) {
-                (_, Some(dir)) => eventlake_lake::redrive(&dir, &options)?,
-                (Some(path), None) if path.as_os_str() != "-" => {
-                    let file = std::fs::File::open(&path).map_err(|source| CliError::ReadInput {
-                        path: path.clone(),
-                        source,
-                    })?;
-                    let bar = progress_bar(file.metadata().ok().map(|m| m.len()), "replay");
-                    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
-                    let s = eventlake_lake::replay(&mut reader, &options, &|_, n| bar.set_position(n))?;
-                    bar.finish_and_clear();
-                    s
-                }
-                _ => {
-                    let bar = progress_bar(None, "replay");
-                    let s =
-                        eventlake_lake::replay(&mut std::io::stdin().lock(), &options, &|_, n| bar.set_position(n))?;
-                    bar.finish_and_clear();
-                    s
-                }
-            };
-            print!("{}", eventlake::report::replay(&summary));
-            Ok(())
-        }
+        } => replay_command(input, errors, lake, table, batch_mb, file_mb, stream),
         Command::Compact {
             lake,
             date,
             lookback_days,
-        } => {
-            let options = eventlake_lake::CompactOptions {
-                lake,
-                date,
-                lookback_days,
-                table: eventlake_glue_schema::Table::embedded().clone(),
-            };
-            let bar = indicatif::ProgressBar::new(0);
-            if let Ok(style) = indicatif::ProgressStyle::with_template("compact {bar:30} {pos}/{len} partitions") {
-                bar.set_style(style);
-            }
-            let summary = eventlake_lake::compact(&options, &|done, all| {
-                bar.set_length(all as u64);
-                bar.set_position(done as u64);
-            })?;
-            bar.finish_and_clear();
-            print!("{}", eventlake::report::compact(&summary));
-            Ok(())
-        }
+        } => compact(lake, date, lookback_days),
         #[cfg(feature = "produce")]
         Command::Produce {
             stream,
@@ -590,4 +498,112 @@ fn run(command: Command) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+/// `eventlake generate`: synthetic events to a file or stdout.
+fn generate(events: u64, mix: EventMix, start: u64, output: Option<PathBuf>) -> Result<(), CliError> {
+    let options = GenerateOptions {
+        start,
+        ..mix.options(events)
+    };
+    let catalog = eventlake_glue_schema::Catalog::embedded();
+    let report = match &output {
+        Some(path) => {
+            let file = std::fs::File::create(path).map_err(|source| CliError::WriteFile {
+                path: path.clone(),
+                source,
+            })?;
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+            write_events(catalog, options, &mut w).map_err(|source| CliError::WriteFile {
+                path: path.clone(),
+                source,
+            })?
+        }
+        None => write_events(
+            catalog,
+            options,
+            &mut std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock()),
+        )?,
+    };
+    eprintln!(
+        "generated {} events ({} duplicates, {} invalid), {:.1} MB",
+        report.lines,
+        report.duplicates,
+        report.invalid,
+        report.bytes as f64 / 1e6
+    );
+    Ok(())
+}
+
+/// `eventlake replay`: events (or error objects, `--errors`) through the emulated delivery stream into a lake.
+fn replay_command(
+    input: Option<PathBuf>,
+    errors: Option<PathBuf>,
+    lake: PathBuf,
+    table: Option<PathBuf>,
+    batch_mb: f64,
+    file_mb: f64,
+    stream: String,
+) -> Result<(), CliError> {
+    if !stream
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        || stream.is_empty()
+    {
+        return Err(CliError::Flag(format!(
+            "--stream {stream:?}: use letters, digits, '-', '_' and '.' (it starts every object name)"
+        )));
+    }
+    let mut options = ReplayOptions::new(&lake);
+    let delivery = &mut options.delivery;
+    delivery.stream = stream;
+    delivery.batch_bytes = mib(batch_mb).max(1);
+    delivery.flush_bytes = mib(file_mb).max(1);
+    delivery.transform = transform_config()?;
+    if let Some(path) = &table {
+        delivery.table = eventlake_glue_schema::Table::from_json(&read_input(Some(path))?)?;
+    }
+    let summary = match (input, errors) {
+        (_, Some(dir)) => eventlake_lake::redrive(&dir, &options)?,
+        (Some(path), None) if path.as_os_str() != "-" => {
+            let file = std::fs::File::open(&path).map_err(|source| CliError::ReadInput {
+                path: path.clone(),
+                source,
+            })?;
+            let bar = progress_bar(file.metadata().ok().map(|m| m.len()), "replay");
+            let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+            let s = eventlake_lake::replay(&mut reader, &options, &|_, n| bar.set_position(n))?;
+            bar.finish_and_clear();
+            s
+        }
+        _ => {
+            let bar = progress_bar(None, "replay");
+            let s = eventlake_lake::replay(&mut std::io::stdin().lock(), &options, &|_, n| bar.set_position(n))?;
+            bar.finish_and_clear();
+            s
+        }
+    };
+    print!("{}", eventlake::report::replay(&summary));
+    Ok(())
+}
+
+/// `eventlake compact`: the curated table of a lake.
+fn compact(lake: PathBuf, date: Option<chrono::NaiveDate>, lookback_days: u32) -> Result<(), CliError> {
+    let options = eventlake_lake::CompactOptions {
+        lake,
+        date,
+        lookback_days,
+        table: eventlake_glue_schema::Table::embedded().clone(),
+    };
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("compact {bar:30} {pos}/{len} partitions") {
+        bar.set_style(style);
+    }
+    let summary = eventlake_lake::compact(&options, &|done, all| {
+        bar.set_length(all as u64);
+        bar.set_position(done as u64);
+    })?;
+    bar.finish_and_clear();
+    print!("{}", eventlake::report::compact(&summary));
+    Ok(())
 }
