@@ -70,13 +70,16 @@ deploy stage="dev": cdk-deps
 smoke stage="dev":
     infra-cdk/scripts/smoke.sh {{stage}}
 
-# Benchmarks (release build): transform vs the Python baseline, replay of 1M events, produce
-# against kinesalite vs a one-call-at-a-time baseline; see docs/performance.md
+# Benchmarks (release build): transform vs the Python baseline, replay of 1M events next to
+# DuckDB on the same input, whole-process invoke vs the Python blueprint, produce against
+# kinesalite vs a one-call-at-a-time baseline; see docs/performance.md
 bench events="1000000": rust-test-deps
+    python3 -c 'import duckdb, sys; sys.exit(duckdb.__version__ != "1.4.2")' 2>/dev/null || pip install --quiet duckdb==1.4.2
     cargo bench --locked -p eventlake-transform --bench transform
     cargo bench --locked -p eventlake-transform --bench transform --no-default-features
     cargo build --locked --release -p eventlake
     python3 bench/replay_bench.py target/release/eventlake {{events}}
+    python3 bench/invoke_bench.py target/release/eventlake
     python3 bench/produce_bench.py target/release/eventlake 100000
 
 # Load-test a deployed stream, e.g. just produce eventlake-staging-events "--rate 300 --duration 600" (see docs/operations.md)

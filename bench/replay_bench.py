@@ -1,6 +1,9 @@
 """`just bench` (local lake part): end-to-end replay of N generated events (default 1M,
 one hour at the mission's rate) with the release `eventlake` binary. Reports wall time,
-events/s, MB/s, peak RSS of the replay process, and replay's own breakdown.
+events/s, MB/s, peak RSS of the replay process, and replay's own breakdown. In the same run,
+the same input converted by DuckDB (bench/python/duckdb_reference.py; the package pinned in
+the justfile) into a Hive-partitioned Parquet layout by event_type and date: the reference
+for what a columnar engine does with this input on this machine.
 
 Usage: python3 bench/replay_bench.py target/release/eventlake [N]
 Method and numbers: docs/performance.md.
@@ -12,7 +15,7 @@ import subprocess
 import sys
 import time
 
-TARGET_EVENTS_PER_S = 50_000
+TARGET_EVENTS_PER_S = 200_000
 TARGET_PEAK_RSS_MB = 1024
 
 
@@ -41,6 +44,13 @@ def main():
     ok = lambda c: "ok" if c else "MISSED"
     print(f"targets: >= {TARGET_EVENTS_PER_S} events/s: {ok(rate >= TARGET_EVENTS_PER_S)}; "
           f"peak RSS <= {TARGET_PEAK_RSS_MB} MB: {ok(peak_mb <= TARGET_PEAK_RSS_MB)}")
+    reference = os.path.join(os.path.dirname(os.path.abspath(__file__)), "python", "duckdb_reference.py")
+    duck = subprocess.run([sys.executable, reference, events, os.path.join(out, "duckdb-lake")], check=True,
+                          capture_output=True, text=True).stdout.split()
+    duck_wall, duck_rows, duck_peak, version = float(duck[0]), int(duck[1]), float(duck[2]), duck[3]
+    print(f"duckdb {version}: {duck_rows} rows in {duck_wall:.2f} s: {n / duck_wall:,.0f} events/s, "
+          f"peak RSS {duck_peak:.0f} MB")
+    print(f"eventlake replay runs at {duck_wall / wall:.2f}x DuckDB's speed on the same input")
 
 
 if __name__ == "__main__":
