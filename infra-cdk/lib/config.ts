@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseLakeDateRange } from './lake-window';
+import * as logs from 'aws-cdk-lib/aws-logs';
 
 /** Kinesis capacity: on-demand, or a fixed number of provisioned shards. */
 export type StreamCapacity = { readonly mode: 'on-demand' } | { readonly mode: 'provisioned'; readonly shards: number };
@@ -83,12 +84,20 @@ export interface StageConfig {
   readonly freshnessAlarmSeconds?: number;
 }
 
-/** `projection.created_date.range` of `glue-schema/table.json`: the default lake window. */
-const TABLE_DATE_RANGE: string = JSON.parse(
-  fs.readFileSync(path.resolve(__dirname, '..', '..', 'glue-schema', 'table.json'), 'utf8'),
-).projection.created_date.range;
+/** `glue-schema/table.json`, read once for the defaults that come from it. */
+const TABLE_JSON = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', '..', 'glue-schema', 'table.json'), 'utf8'));
 
-/** Defaults for every optional setting: sized from docs/performance.md, explained in docs/deploy.md. */
+/** `projection.created_date.range` of `glue-schema/table.json`: the default lake window. */
+const TABLE_DATE_RANGE: string = TABLE_JSON.projection.created_date.range;
+
+/** The lake's prefixes (`storage` of `glue-schema/table.json`): the constructs' defaults. */
+export const TABLE_STORAGE: { readonly eventsPrefix: string; readonly errorsPrefix: string; readonly curatedPrefix: string } =
+  TABLE_JSON.storage;
+
+/**
+ * Defaults for every optional setting: sized from docs/performance.md, explained in
+ * docs/deploy.md. The one home of each default: the constructs' props default to these too.
+ */
 export const DEFAULTS: Omit<StageConfig, 'stage'> = {
   retainData: true,
   streamCapacity: { mode: 'on-demand' },
@@ -216,4 +225,16 @@ export function stageConfig(stages: unknown, stage: string): StageConfig {
     throw new ConfigError(`${at('alarmEmail')} is not an e-mail address: ${JSON.stringify(config.alarmEmail)}`);
   }
   return config;
+}
+
+/** CloudWatch Logs accepts only certain retention periods: the configured days, rounded up to one. */
+export function retentionDays(days: number): logs.RetentionDays {
+  const allowed = Object.values(logs.RetentionDays)
+    .filter((v): v is logs.RetentionDays => typeof v === 'number' && v > 0)
+    .sort((a, b) => a - b);
+  const match = allowed.find((v) => v >= days);
+  if (match === undefined) {
+    throw new Error(`log retention of ${days} days is longer than CloudWatch allows (${allowed[allowed.length - 1]})`);
+  }
+  return match;
 }

@@ -1,8 +1,7 @@
 import { CfnOutput, Duration, Size, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import type { StageConfig } from './config';
+import { retentionDays, type StageConfig } from './config';
 import { AthenaLayer } from './constructs/athena-layer';
 import { CuratedCompaction } from './constructs/curated-compaction';
 import { createCuratedTable, curatedTableName } from './curated-sql';
@@ -166,14 +165,3 @@ export class EventlakeStack extends Stack {
   }
 }
 
-/** CloudWatch Logs accepts only certain retention periods: the configured days, rounded up to one. */
-export function retentionDays(days: number): logs.RetentionDays {
-  const allowed = Object.values(logs.RetentionDays)
-    .filter((v): v is logs.RetentionDays => typeof v === 'number' && v > 0)
-    .sort((a, b) => a - b);
-  const match = allowed.find((v) => v >= days);
-  if (match === undefined) {
-    throw new Error(`log retention of ${days} days is longer than CloudWatch allows (${allowed[allowed.length - 1]})`);
-  }
-  return match;
-}

@@ -9,6 +9,7 @@ import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct, type IDependable } from 'constructs';
 import { type LayerStatement, statementText, withDependencies } from '../athena-layer/statements';
 import { resourceLogicalId } from './logical-id';
+import { DEFAULTS, retentionDays } from '../config';
 
 /**
  * Largest size of the statements in the resource's properties. CloudFormation invokes the
@@ -39,7 +40,7 @@ export interface AthenaLayerProps {
   readonly queryResultsBucket: s3.IBucket;
   /** What must exist before the statements run: the Glue database and tables, the workgroup. */
   readonly after: readonly IDependable[];
-  /** Log retention of the handler. @default logs.RetentionDays.THREE_MONTHS */
+  /** Log retention of the handler. @default `DEFAULTS.logRetentionDays` (config.ts) */
   readonly logRetention?: logs.RetentionDays;
 }
 
@@ -72,7 +73,7 @@ export class AthenaLayer extends Construct {
 
     const logGroup = new logs.LogGroup(this, 'Logs', {
       logGroupName: `/aws/lambda/${props.namePrefix}-athena-layer`,
-      retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+      retention: props.logRetention ?? retentionDays(DEFAULTS.logRetentionDays),
       removalPolicy: RemovalPolicy.DESTROY,
     });
     const role = new iam.Role(this, 'Role', {
@@ -124,7 +125,7 @@ export class AthenaLayer extends Construct {
     const provider = new cr.Provider(this, 'Provider', {
       onEventHandler: fn,
       logGroup: new logs.LogGroup(this, 'ProviderLogs', {
-        retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+        retention: props.logRetention ?? retentionDays(DEFAULTS.logRetentionDays),
         removalPolicy: RemovalPolicy.DESTROY,
       }),
     });

@@ -13,6 +13,7 @@ import { Construct } from 'constructs';
 import { createCuratedTable, curatedTableName, mergeIntoCurated, optimizeCurated, placeholderCount, vacuumCurated } from '../curated-sql';
 import type { TableDefinition } from '../schema';
 import { resourceLogicalId } from './logical-id';
+import { DEFAULTS, retentionDays } from '../config';
 
 /** Props of {@link CuratedCompaction}. */
 export interface CuratedCompactionProps {
@@ -28,15 +29,15 @@ export interface CuratedCompactionProps {
   readonly lakeBucket: s3.IBucket;
   /** The workgroup's query-results bucket. */
   readonly queryResultsBucket: s3.IBucket;
-  /** Days before the run's day merged again, for late events. @default 2 */
+  /** Days before the run's day merged again, for late events. @default `DEFAULTS.curatedLookbackDays` (config.ts) */
   readonly lookbackDays?: number;
   /** When the job runs (UTC). @default every day at 01:30 */
   readonly schedule?: scheduler.ScheduleExpression;
   /** Topic the failure alarm notifies. @default no notification */
   readonly alarmTopic?: sns.ITopic;
-  /** Log retention of the state machine's log group. @default logs.RetentionDays.THREE_MONTHS */
+  /** Log retention of the state machine's log group. @default `DEFAULTS.logRetentionDays` (config.ts) */
   readonly logRetention?: logs.RetentionDays;
-  /** Keep the log group when the stack is deleted. @default true */
+  /** Keep the log group when the stack is deleted. @default `DEFAULTS.retainData` (config.ts) */
   readonly retainLogs?: boolean;
 }
 
@@ -58,7 +59,7 @@ export class CuratedCompaction extends Construct {
 
   constructor(scope: Construct, id: string, props: CuratedCompactionProps) {
     super(scope, id);
-    const lookback = props.lookbackDays ?? 2;
+    const lookback = props.lookbackDays ?? DEFAULTS.curatedLookbackDays;
     if (!Number.isInteger(lookback) || lookback < 0 || lookback > 31) {
       throw new Error(`CuratedCompaction: lookbackDays must be an integer in 0..31, got ${lookback}`);
     }
@@ -101,8 +102,8 @@ export class CuratedCompaction extends Construct {
 
     const logGroup = new logs.LogGroup(this, 'Logs', {
       logGroupName: `/aws/vendedlogs/states/${props.namePrefix}-curate`,
-      retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
-      removalPolicy: props.retainLogs ?? true ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      retention: props.logRetention ?? retentionDays(DEFAULTS.logRetentionDays),
+      removalPolicy: props.retainLogs ?? DEFAULTS.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName: `${props.namePrefix}-curate`,

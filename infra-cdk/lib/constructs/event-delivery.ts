@@ -10,6 +10,7 @@ import { resourceLogicalId } from './logical-id';
 import { prefixScopedBucket } from './prefix-scoped-bucket';
 import { Construct } from 'constructs';
 import { firehoseDataPrefix, type TableDefinition } from '../schema';
+import { DEFAULTS, retentionDays } from '../config';
 
 /**
  * Firehose's error prefix: `errors/<processing-failed|format-conversion-failed|…>/yyyy/MM/dd/HH/`
@@ -34,21 +35,21 @@ export interface EventDeliveryProps {
   readonly lakeBucket: s3.IBucket;
   /** Kinesis capacity: on-demand, or this many provisioned shards. @default on-demand */
   readonly shards?: number;
-  /** How long the stream keeps records. @default Duration.hours(24) */
+  /** How long the stream keeps records. @default `DEFAULTS.streamRetentionHours` (config.ts) */
   readonly streamRetention?: Duration;
-  /** Buffer before the transform is invoked (whole MiB, 1–3). @default Size.mebibytes(3) */
+  /** Buffer before the transform is invoked (whole MiB, 1–3). @default `DEFAULTS.processorBufferMiB` (config.ts) */
   readonly processorBufferSize?: Size;
-  /** Longest wait before the transform is invoked. @default Duration.seconds(60) */
+  /** Longest wait before the transform is invoked. @default `DEFAULTS.processorBufferSeconds` (config.ts) */
   readonly processorBufferInterval?: Duration;
-  /** S3 buffer per partition (64–128 MiB). @default Size.mebibytes(128) */
+  /** S3 buffer per partition (64–128 MiB). @default `DEFAULTS.s3BufferMiB` (config.ts) */
   readonly s3BufferSize?: Size;
-  /** Longest a partition buffers before a file is written (60–900 s). @default Duration.seconds(900) */
+  /** Longest a partition buffers before a file is written (60–900 s). @default `DEFAULTS.s3BufferSeconds` (config.ts) */
   readonly s3BufferInterval?: Duration;
-  /** Split Kinesis records holding several newline-delimited events before the transform. @default true */
+  /** Split Kinesis records holding several newline-delimited events before the transform. @default `DEFAULTS.deaggregateRecords` (config.ts) */
   readonly deaggregateRecords?: boolean;
-  /** Retention of Firehose's own error log group. @default logs.RetentionDays.THREE_MONTHS */
+  /** Retention of Firehose's own error log group. @default `DEFAULTS.logRetentionDays` (config.ts) */
   readonly logRetention?: logs.RetentionDays;
-  /** Keep the stream and the log group when the stack is deleted. @default true */
+  /** Keep the stream and the log group when the stack is deleted. @default `DEFAULTS.retainData` (config.ts) */
   readonly retainData?: boolean;
 }
 
@@ -70,11 +71,11 @@ export class EventDelivery extends Construct {
 
   constructor(scope: Construct, id: string, props: EventDeliveryProps) {
     super(scope, id);
-    const retain = props.retainData ?? true;
-    const processorBufferSize = props.processorBufferSize ?? Size.mebibytes(3);
-    const processorBufferInterval = props.processorBufferInterval ?? Duration.seconds(60);
-    const s3BufferSize = props.s3BufferSize ?? Size.mebibytes(128);
-    const s3BufferInterval = props.s3BufferInterval ?? Duration.seconds(900);
+    const retain = props.retainData ?? DEFAULTS.retainData;
+    const processorBufferSize = props.processorBufferSize ?? Size.mebibytes(DEFAULTS.processorBufferMiB);
+    const processorBufferInterval = props.processorBufferInterval ?? Duration.seconds(DEFAULTS.processorBufferSeconds);
+    const s3BufferSize = props.s3BufferSize ?? Size.mebibytes(DEFAULTS.s3BufferMiB);
+    const s3BufferInterval = props.s3BufferInterval ?? Duration.seconds(DEFAULTS.s3BufferSeconds);
     // Firehose takes 0.2–3 MB (https://docs.aws.amazon.com/firehose/latest/dev/data-transformation.html);
     // CDK's LambdaFunctionProcessor writes the size with `toMebibytes()`, which throws on a fraction.
     const processorMiB = processorBufferSize.toKibibytes() / 1024;
@@ -103,13 +104,13 @@ export class EventDelivery extends Construct {
       encryption: kinesis.StreamEncryption.MANAGED,
       streamMode: props.shards === undefined ? kinesis.StreamMode.ON_DEMAND : kinesis.StreamMode.PROVISIONED,
       shardCount: props.shards,
-      retentionPeriod: props.streamRetention ?? Duration.hours(24),
+      retentionPeriod: props.streamRetention ?? Duration.hours(DEFAULTS.streamRetentionHours),
       removalPolicy: retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       logGroupName: `/aws/kinesisfirehose/${props.namePrefix}`,
-      retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+      retention: props.logRetention ?? retentionDays(DEFAULTS.logRetentionDays),
       removalPolicy: retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
 
@@ -119,7 +120,7 @@ export class EventDelivery extends Construct {
     });
 
     const processors: firehose.IDataProcessor[] = [];
-    if (props.deaggregateRecords ?? true) {
+    if (props.deaggregateRecords ?? DEFAULTS.deaggregateRecords) {
       // Applied before the Lambda (AWS: deaggregation → transformation → partitioning keys);
       // at most 500 events per record.
       processors.push(firehose.RecordDeAggregationProcessor.json());

@@ -5,6 +5,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { qualify } from '../athena-layer/statements';
 import { type LakeSchema, projectionParameters } from '../schema';
+import { DEFAULTS } from '../config';
 
 /** Props of {@link LakeCatalog}. */
 export interface LakeCatalogProps {
@@ -28,7 +29,7 @@ export interface LakeCatalogProps {
    * @default the range of `glue-schema/table.json`
    */
   readonly lakeDateRange?: string;
-  /** Athena cancels a query that scans more than this. @default Size.gibibytes(100) */
+  /** Athena cancels a query that scans more than this. @default `DEFAULTS.athenaBytesScannedCutoffGiB` (config.ts) */
   readonly bytesScannedCutoff?: Size;
 }
 
@@ -90,7 +91,7 @@ export class LakeCatalog extends Construct {
     });
     this.table.addResourceDependency(this.database);
 
-    const cutoff = props.bytesScannedCutoff ?? Size.gibibytes(100);
+    const cutoff = props.bytesScannedCutoff ?? Size.gibibytes(DEFAULTS.athenaBytesScannedCutoffGiB);
     this.workGroup = new athena.CfnWorkGroup(this, 'WorkGroup', {
       name: props.workGroupName,
       description: `eventlake analysts: queries over ${this.databaseName}.${def.name}`,

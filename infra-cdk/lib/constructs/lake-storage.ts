@@ -1,20 +1,21 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { DEFAULTS, TABLE_STORAGE } from '../config';
 
 /** Props of {@link LakeStorage}. */
 export interface LakeStorageProps {
-  /** Keep the buckets when the stack is deleted; `false` empties and deletes them. @default true */
+  /** Keep the buckets when the stack is deleted; `false` empties and deletes them. @default `DEFAULTS.retainData` (config.ts) */
   readonly retainData?: boolean;
-  /** Days after which lake objects move to Standard-IA. @default 90 */
+  /** Days after which lake objects move to Standard-IA. @default `DEFAULTS.lakeInfrequentAccessAfterDays` (config.ts) */
   readonly infrequentAccessAfterDays?: number;
-  /** Days after which lake objects move to Glacier Instant Retrieval. @default 365 */
+  /** Days after which lake objects move to Glacier Instant Retrieval. @default `DEFAULTS.lakeGlacierAfterDays` (config.ts) */
   readonly glacierAfterDays?: number;
-  /** Prefix of the raw table's files. @default 'events/' (`glue-schema/table.json` is what the stack passes) */
+  /** Prefix of the raw table's files. @default `storage.eventsPrefix` of `glue-schema/table.json` */
   readonly eventsPrefix?: string;
-  /** Prefix of Firehose's failed records. @default 'errors/' (`glue-schema/table.json` is what the stack passes) */
+  /** Prefix of Firehose's failed records. @default `storage.errorsPrefix` of `glue-schema/table.json` */
   readonly errorsPrefix?: string;
-  /** Days Athena query results are kept. @default 30 */
+  /** Days Athena query results are kept. @default `DEFAULTS.athenaResultsRetentionDays` (config.ts) */
   readonly queryResultsRetentionDays?: number;
 }
 
@@ -33,9 +34,9 @@ export class LakeStorage extends Construct {
 
   constructor(scope: Construct, id: string, props: LakeStorageProps = {}) {
     super(scope, id);
-    const retain = props.retainData ?? true;
-    const ia = props.infrequentAccessAfterDays ?? 90;
-    const glacier = props.glacierAfterDays ?? 365;
+    const retain = props.retainData ?? DEFAULTS.retainData;
+    const ia = props.infrequentAccessAfterDays ?? DEFAULTS.lakeInfrequentAccessAfterDays;
+    const glacier = props.glacierAfterDays ?? DEFAULTS.lakeGlacierAfterDays;
     // S3 keeps objects 30 days in Standard-IA before Glacier
     // (https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-transition-general-considerations.html).
     if (ia < 30 || glacier < ia + 30) {
@@ -67,7 +68,7 @@ export class LakeStorage extends Construct {
       lifecycleRules: [
         {
           id: 'events-to-cheaper-storage',
-          prefix: props.eventsPrefix ?? 'events/',
+          prefix: props.eventsPrefix ?? TABLE_STORAGE.eventsPrefix,
           transitions: [
             { storageClass: s3.StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(ia) },
             { storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: Duration.days(glacier) },
@@ -76,7 +77,7 @@ export class LakeStorage extends Construct {
         {
           // Rejected records are kept (nothing may be lost) but rarely read after the fix.
           id: 'errors-to-cheaper-storage',
-          prefix: props.errorsPrefix ?? 'errors/',
+          prefix: props.errorsPrefix ?? TABLE_STORAGE.errorsPrefix,
           transitions: [{ storageClass: s3.StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(30) }],
         },
         { id: 'expire-old-versions', noncurrentVersionExpiration: Duration.days(30) },
@@ -89,7 +90,7 @@ export class LakeStorage extends Construct {
       serverAccessLogsBucket: this.accessLogsBucket,
       serverAccessLogsPrefix: 'query-results/',
       lifecycleRules: [
-        { id: 'expire-query-results', expiration: Duration.days(props.queryResultsRetentionDays ?? 30) },
+        { id: 'expire-query-results', expiration: Duration.days(props.queryResultsRetentionDays ?? DEFAULTS.athenaResultsRetentionDays) },
         { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(7) },
       ],
     });

@@ -6,6 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { RustFunction } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
 import { LAKE_DATE_RANGE_ENV } from '../lake-window';
+import { DEFAULTS, retentionDays } from '../config';
 
 /** The repository root: the Cargo workspace the transform is built from. */
 export const WORKSPACE_DIR = path.resolve(__dirname, '..', '..', '..');
@@ -20,11 +21,11 @@ export const TRANSFORM_METRICS_NAMESPACE = 'eventlake';
 export interface TransformFunctionProps {
   /** Name prefix of the function and its log group (`<prefix>-transform`). */
   readonly namePrefix: string;
-  /** CPU architecture. @default lambda.Architecture.ARM_64 */
+  /** CPU architecture. @default `DEFAULTS.transformArchitecture` (config.ts) */
   readonly architecture?: lambda.Architecture;
-  /** Memory (MB), which also sets the CPU share. @default 512 */
+  /** Memory (MB), which also sets the CPU share. @default `DEFAULTS.transformMemoryMb` (config.ts) */
   readonly memorySize?: number;
-  /** Timeout. @default Duration.seconds(60) */
+  /** Timeout. @default `DEFAULTS.transformTimeoutSeconds` (config.ts) */
   readonly timeout?: Duration;
   /**
    * The lake window the transform enforces (`EVENTLAKE_LAKE_DATE_RANGE`): must be the Glue
@@ -32,9 +33,9 @@ export interface TransformFunctionProps {
    * @default the transform's own default, the range of `glue-schema/table.json`
    */
   readonly lakeDateRange?: string;
-  /** Log retention. @default logs.RetentionDays.THREE_MONTHS */
+  /** Log retention. @default `DEFAULTS.logRetentionDays` (config.ts) */
   readonly logRetention?: logs.RetentionDays;
-  /** Keep the log group when the stack is deleted. @default true */
+  /** Keep the log group when the stack is deleted. @default `DEFAULTS.retainData` (config.ts) */
   readonly retainLogs?: boolean;
   /**
    * The code. The default builds `eventlake-transform` from this workspace with
@@ -59,14 +60,14 @@ export class TransformFunction extends Construct {
     const functionName = `${props.namePrefix}-transform`;
     // Firehose waits at most 5 minutes for a transform invocation
     // (https://docs.aws.amazon.com/firehose/latest/dev/data-transformation.html).
-    const timeoutSeconds = (props.timeout ?? Duration.seconds(60)).toSeconds();
+    const timeoutSeconds = (props.timeout ?? Duration.seconds(DEFAULTS.transformTimeoutSeconds)).toSeconds();
     if (timeoutSeconds > 300) {
       throw new Error(`TransformFunction: timeout must be at most 300 s (Firehose's limit for a transform), got ${timeoutSeconds} s`);
     }
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       logGroupName: `/aws/lambda/${functionName}`,
-      retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
-      removalPolicy: props.retainLogs ?? true ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      retention: props.logRetention ?? retentionDays(DEFAULTS.logRetentionDays),
+      removalPolicy: props.retainLogs ?? DEFAULTS.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
     // Least privilege: no AWSLambdaBasicExecutionRole (it may create any log group); the
     // function writes to its own log group and nothing else.
@@ -80,13 +81,13 @@ export class TransformFunction extends Construct {
         resources: [this.logGroup.logGroupArn],
       }),
     );
-    const architecture = props.architecture ?? lambda.Architecture.ARM_64;
+    const architecture = props.architecture ?? (DEFAULTS.transformArchitecture === 'x86_64' ? lambda.Architecture.X86_64 : lambda.Architecture.ARM_64);
     const common = {
       functionName,
       description: 'eventlake transform: validates and enriches events for Firehose (Rust)',
       architecture,
-      memorySize: props.memorySize ?? 512,
-      timeout: props.timeout ?? Duration.seconds(60),
+      memorySize: props.memorySize ?? DEFAULTS.transformMemoryMb,
+      timeout: props.timeout ?? Duration.seconds(DEFAULTS.transformTimeoutSeconds),
       role,
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
