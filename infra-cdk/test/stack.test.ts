@@ -431,6 +431,9 @@ describe('alarms and dashboard', () => {
     }
     const fn = (Object.values(prod().findResources('AWS::Lambda::Function')) as any[]).find((f) => f.Properties.FunctionName === 'eventlake-prod-transform');
     assert.equal(fn.Properties.Environment.Variables.EVENTLAKE_METRICS_NAMESPACE, TRANSFORM_METRICS_NAMESPACE);
+    // Without the variable (eventlake invoke, replay) the transform emits into the same namespace.
+    const handlerRs = fs.readFileSync(path.join(WORKSPACE_DIR, 'transform', 'src', 'handler.rs'), 'utf8');
+    assert.match(handlerRs, new RegExp(`metrics_namespace: "${TRANSFORM_METRICS_NAMESPACE}"\\.into\\(\\)`), 'the transform\'s default namespace');
   });
 
   it('alarms on freshness after the S3 buffer interval plus 15 minutes', () => {
