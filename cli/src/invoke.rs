@@ -29,7 +29,8 @@ pub enum Output {
 /// reasons are logged (stderr) by the same bounded logger; the EMF metrics are not printed.
 pub fn run(body: &[u8], output: Output, out: &mut impl Write) -> Result<(), CliError> {
     let config = crate::transform_config()?;
-    let mut wire = Vec::new();
+    // Room for the whole response up front (it is about the size of the request).
+    let mut wire = Vec::with_capacity(body.len() + body.len() / 4);
     let report = Handler::new(config).handle_body(body, &mut wire, &mut std::io::sink())?;
     match output {
         Output::Wire => out.write_all(&wire)?,

@@ -76,15 +76,25 @@ pub fn transform_config() -> Result<eventlake_transform::handler::Config, CliErr
         .map_err(|e| CliError::Config(format!("{}: {e}", eventlake_transform::handler::LAKE_DATE_RANGE_ENV)))
 }
 
-/// Reads a whole file, or stdin when `path` is `None` or `-`.
-pub fn read_input(path: Option<&std::path::Path>) -> Result<String, CliError> {
+/// Reads a whole file, or stdin when `path` is `None` or `-`, as bytes.
+pub fn read_input_bytes(path: Option<&std::path::Path>) -> Result<Vec<u8>, CliError> {
     use std::io::Read;
     let shown = path.map_or_else(|| PathBuf::from("-"), PathBuf::from);
-    let mut text = String::new();
     let result = match path {
-        Some(p) if p.as_os_str() != "-" => std::fs::File::open(p).and_then(|mut f| f.read_to_string(&mut text)),
-        _ => std::io::stdin().read_to_string(&mut text),
+        Some(p) if p.as_os_str() != "-" => std::fs::read(p),
+        _ => {
+            let mut bytes = Vec::new();
+            std::io::stdin().lock().read_to_end(&mut bytes).map(|_| bytes)
+        }
     };
-    result.map_err(|source| CliError::ReadInput { path: shown, source })?;
-    Ok(text)
+    result.map_err(|source| CliError::ReadInput { path: shown, source })
+}
+
+/// Reads a whole text file, or stdin when `path` is `None` or `-`.
+pub fn read_input(path: Option<&std::path::Path>) -> Result<String, CliError> {
+    let shown = path.map_or_else(|| PathBuf::from("-"), PathBuf::from);
+    String::from_utf8(read_input_bytes(path)?).map_err(|e| CliError::ReadInput {
+        path: shown,
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error()),
+    })
 }

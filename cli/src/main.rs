@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use eventlake::generate::{write_events, GenerateOptions};
 use eventlake::invoke::Output;
-use eventlake::{read_input, transform_config, CliError};
+use eventlake::{read_input, read_input_bytes, transform_config, CliError};
 use eventlake_lake::ReplayOptions;
 
 /// eventlake: Kinesis events to a query-ready data lake.
@@ -376,6 +376,23 @@ fn produce(
     })
 }
 
+/// The process's standard output as a plain file: one `write` per response, without the
+/// line buffering of `std::io::stdout` (which searches every buffer for its last newline).
+#[cfg(unix)]
+fn unbuffered_stdout() -> Result<std::fs::File, CliError> {
+    use std::os::fd::AsFd;
+    Ok(std::fs::File::from(std::io::stdout().as_fd().try_clone_to_owned()?))
+}
+
+/// Elsewhere: the standard output as the standard library gives it.
+#[cfg(not(unix))]
+fn unbuffered_stdout() -> Result<std::io::StdoutLock<'static>, CliError> {
+    Ok(std::io::stdout().lock())
+}
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Logs (rejection reasons) go to stderr so stdout stays the response. The emulated
@@ -405,7 +422,8 @@ fn main() -> ExitCode {
 fn run(command: Command) -> Result<(), CliError> {
     match command {
         Command::Invoke { file, pretty, decode } => {
-            let body = read_input(file.as_deref())?;
+            // Bytes: the handler validates UTF-8 itself, as the Lambda's does.
+            let body = read_input_bytes(file.as_deref())?;
             let output = if decode {
                 Output::Decoded
             } else if pretty {
@@ -413,7 +431,7 @@ fn run(command: Command) -> Result<(), CliError> {
             } else {
                 Output::Wire
             };
-            eventlake::invoke::run(body.as_bytes(), output, &mut std::io::stdout().lock())
+            eventlake::invoke::run(&body, output, &mut unbuffered_stdout()?)
         }
         Command::Generate {
             events,
