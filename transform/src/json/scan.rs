@@ -136,6 +136,19 @@ pub struct Member {
     pub escaped: bool,
 }
 
+/// Past the digits at `p`, which must be at least one (a fraction's or an exponent's); the
+/// error names the number at `start`.
+fn at_least_one_digit(b: &[u8], p: usize, start: usize) -> Result<usize, JsonError> {
+    let end = skip_digits(b, p);
+    if end == p {
+        return Err(JsonError {
+            offset: start,
+            kind: JsonErrorKind::InvalidNumber,
+        });
+    }
+    Ok(end)
+}
+
 /// Byte classes for string scanning: 1 = ends the fast run (`"`, `\`, control character).
 pub(super) static STRING_STOP: [bool; 256] = {
     let mut t = [false; 256];
@@ -299,15 +312,7 @@ impl<'a> Scanner<'a> {
         let mut non_integer = false;
         if b.get(p) == Some(&b'.') {
             non_integer = true;
-            p += 1;
-            let digits = p;
-            p = skip_digits(b, p);
-            if p == digits {
-                return Err(JsonError {
-                    offset: start,
-                    kind: JsonErrorKind::InvalidNumber,
-                });
-            }
+            p = at_least_one_digit(b, p + 1, start)?;
         }
         if matches!(b.get(p), Some(b'e' | b'E')) {
             non_integer = true;
@@ -315,14 +320,7 @@ impl<'a> Scanner<'a> {
             if matches!(b.get(p), Some(b'+' | b'-')) {
                 p += 1;
             }
-            let digits = p;
-            p = skip_digits(b, p);
-            if p == digits {
-                return Err(JsonError {
-                    offset: start,
-                    kind: JsonErrorKind::InvalidNumber,
-                });
-            }
+            p = at_least_one_digit(b, p, start)?;
         }
         self.pos = p;
         Ok(non_integer)
