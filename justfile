@@ -88,8 +88,8 @@ produce stream args="--rate 300 --duration 60":
     target/release/eventlake produce --stream {{stream}} {{args}}
 
 # The whole pipeline on this machine, no AWS: generate an hour of traffic (1M events), replay it
-# through the transform into ./lake as Parquet, run analyst queries
-demo events="1000000" lake="lake":
+# through the transform into ./demo-lake as Parquet, run analyst queries
+demo events="1000000" lake="demo-lake":
     #!/usr/bin/env bash
     set -euo pipefail
     if [ ! -x target/release/eventlake ]; then
@@ -100,7 +100,7 @@ demo events="1000000" lake="lake":
     target/release/eventlake demo --events {{events}} --lake {{lake}}
 
 # SQL over the local lake, e.g. just query "SELECT count(*) FROM events_unique"
-query sql lake="lake":
+query sql lake="demo-lake":
     target/release/eventlake query --lake {{lake}} "{{sql}}"
 
 # Build the Lambda for arm64 (default) and x86_64 with cargo-lambda (installs it from PyPI if missing)

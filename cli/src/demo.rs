@@ -82,9 +82,12 @@ fn demo_parts(table: &Table) -> [&str; 3] {
 fn reset_demo_lake(lake: &std::path::Path, table: &Table) -> Result<(), CliError> {
     let parts = demo_parts(table);
     let holds_data = parts.iter().any(|p| lake.join(p).exists());
-    if holds_data && !lake.join(DEMO_MARKER).is_file() {
+    // Any other folder with something in it (a lake, a source folder) is not the demo's either.
+    let not_empty = std::fs::read_dir(lake).is_ok_and(|mut entries| entries.next().is_some());
+    if (holds_data || not_empty) && !lake.join(DEMO_MARKER).is_file() {
+        let what = if holds_data { "a lake" } else { "files" };
         return Err(CliError::Demo(format!(
-            "{} holds a lake that `eventlake demo` did not make; the demo replaces only its own: choose another --lake",
+            "{} holds {what} that `eventlake demo` did not make; the demo replaces only its own: choose another --lake",
             lake.display()
         )));
     }

@@ -146,7 +146,7 @@ enum Command {
         #[arg(long, default_value_t = 1_000_000)]
         events: u64,
         /// The lake directory.
-        #[arg(long, default_value = "lake")]
+        #[arg(long, default_value = "demo-lake")]
         lake: PathBuf,
         /// Generator seed.
         #[arg(long, default_value_t = 1)]

@@ -310,6 +310,15 @@ fn demo_replaces_only_a_lake_it_made() {
         "did not make",
     );
     assert_eq!(std::fs::read_dir(lake.join("errors")).unwrap().count(), before);
+    // Nor a folder of other files (a source folder named like a lake, say).
+    let other = dir.join("src");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("Cargo.toml"), "[package]\n").unwrap();
+    assert_one_line_error(
+        &eventlake(&["demo", "--events", "200", "--lake", other.to_str().unwrap()], b""),
+        "holds files that `eventlake demo` did not make",
+    );
+    assert_eq!(std::fs::read_dir(&other).unwrap().count(), 1, "left alone");
     // Its own lake it resets, curated/ included, as often as it runs.
     let own = dir.join("demo-lake");
     let own_arg = own.to_str().unwrap();

@@ -1,0 +1,177 @@
+//! The lake's layout, the one home of every key (contract §2). Below a lake root:
+//!
+//! - `events/event_type=<t>/created_date=<d>/<stream>-1-<yyyy-MM-dd-HH-mm-ss>-<uuid>.parquet`:
+//!   the raw table, as Firehose's dynamic partitioning writes it;
+//! - `errors/<processing-failed|format-conversion-failed>/<yyyy>/<MM>/<dd>/<HH>/<stream>-1-<…>-<uuid>`:
+//!   Firehose's error output (`!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH}`);
+//! - `curated/event_type=<t>/created_date=<d>/compacted-<…>-<uuid>.parquet`: the curated table.
+//!
+//! The prefixes come from `glue-schema/table.json` (`storage`), which the CDK stack reads too.
+
+use std::hash::{BuildHasher, Hasher};
+
+use eventlake_glue_schema::Storage;
+
+/// Firehose's error output types (`!{firehose:error-output-type}`), each a folder below the
+/// errors prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorKind {
+    /// Records the transform returned `ProcessingFailed` (the input, unchanged).
+    ProcessingFailed,
+    /// Transformed records that did not convert to the table's columns.
+    FormatConversionFailed,
+}
+
+impl ErrorKind {
+    /// Both kinds.
+    pub const ALL: [ErrorKind; 2] = [ErrorKind::ProcessingFailed, ErrorKind::FormatConversionFailed];
+
+    /// The folder name Firehose gives it.
+    pub fn folder(self) -> &'static str {
+        match self {
+            ErrorKind::ProcessingFailed => "processing-failed",
+            ErrorKind::FormatConversionFailed => "format-conversion-failed",
+        }
+    }
+
+    /// The kind of an error object, from the folders of its key (`…/processing-failed/2026/…`).
+    pub fn of_key(key: &str) -> Option<ErrorKind> {
+        key.split('/')
+            .find_map(|segment| ErrorKind::ALL.into_iter().find(|k| k.folder() == segment))
+    }
+}
+
+/// The suffix a re-driven error object gets, so that a second re-drive skips it.
+pub const REDRIVEN_SUFFIX: &str = ".redriven";
+
+/// The folder of one partition below `prefix` (the events or the curated prefix).
+pub fn partition_dir(prefix: &str, event_type: &str, created_date: &str) -> String {
+    format!("{prefix}event_type={event_type}/created_date={created_date}/")
+}
+
+/// The key of a raw Parquet object.
+pub fn events_key(storage: &Storage, event_type: &str, created_date: &str, name: &str) -> String {
+    format!(
+        "{}{name}.parquet",
+        partition_dir(&storage.events_prefix, event_type, created_date)
+    )
+}
+
+/// The key of an error object; `hour` is `yyyy/MM/dd/HH` of the arrival time (UTC).
+pub fn error_key(storage: &Storage, kind: ErrorKind, hour: &str, name: &str) -> String {
+    format!("{}{}/{hour}/{name}", storage.errors_prefix, kind.folder())
+}
+
+/// `yyyy/MM/dd/HH` of a time: the hour folders of the error output.
+pub fn hour_path(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y/%m/%d/%H").to_string()
+}
+
+/// The (event type, date) of a partition folder or object key below `prefix`, if it is one.
+pub fn partition_of(prefix: &str, key: &str) -> Option<(String, String)> {
+    let rest = key.strip_prefix(prefix)?;
+    let mut parts = rest.split('/');
+    let event_type = parts.next()?.strip_prefix("event_type=")?;
+    let created_date = parts.next()?.strip_prefix("created_date=")?;
+    Some((event_type.to_string(), created_date.to_string()))
+}
+
+/// Object names as Firehose makes them: `<stream>-1-<yyyy-MM-dd-HH-mm-ss>-<uuid>`, the uuid
+/// random (keys from the process's randomly keyed hasher), so two runs never collide.
+#[derive(Debug, Clone)]
+pub struct ObjectNames {
+    stream: String,
+    keys: std::collections::hash_map::RandomState,
+    counter: u64,
+}
+
+impl ObjectNames {
+    /// Names for objects of the delivery stream `stream`.
+    pub fn new(stream: &str) -> ObjectNames {
+        ObjectNames {
+            stream: stream.to_string(),
+            keys: std::collections::hash_map::RandomState::new(),
+            counter: 0,
+        }
+    }
+
+    /// The next name, stamped with the current time.
+    pub fn delivery_object(&mut self) -> String {
+        let now = chrono::Utc::now().format("%Y-%m-%d-%H-%M-%S");
+        let uuid = self.uuid();
+        format!("{}-1-{now}-{uuid}", self.stream)
+    }
+
+    /// The next name of a compacted file: `compacted-<yyyy-MM-dd-HH-mm-ss>-<uuid>`.
+    pub fn compacted_object(&mut self) -> String {
+        let now = chrono::Utc::now().format("%Y-%m-%d-%H-%M-%S");
+        format!("compacted-{now}-{}", self.uuid())
+    }
+
+    fn random(&mut self) -> u64 {
+        let mut h = self.keys.build_hasher();
+        h.write_u64(self.counter);
+        self.counter += 1;
+        h.finish()
+    }
+
+    /// A random version-4 UUID, lower-case.
+    fn uuid(&mut self) -> String {
+        let (a, b) = (self.random(), self.random());
+        format!(
+            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+            a >> 32,
+            (a >> 16) & 0xffff,
+            a & 0x0fff,
+            0x8000 | (b >> 48) & 0x3fff,
+            b & 0xffff_ffff_ffff
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eventlake_glue_schema::Table;
+
+    #[test]
+    fn keys_follow_the_contract_layout() {
+        let s = &Table::embedded().storage;
+        assert_eq!(
+            events_key(s, "payment", "2024-03-17", "n"),
+            "events/event_type=payment/created_date=2024-03-17/n.parquet"
+        );
+        assert_eq!(
+            error_key(s, ErrorKind::FormatConversionFailed, "2024/03/17/10", "n"),
+            "errors/format-conversion-failed/2024/03/17/10/n"
+        );
+        assert_eq!(
+            partition_of("events/", "events/event_type=a/created_date=2024-01-02/x.parquet"),
+            Some(("a".into(), "2024-01-02".into()))
+        );
+        assert_eq!(partition_of("events/", "errors/x"), None);
+    }
+
+    #[test]
+    fn the_kind_of_an_error_object_is_its_folder() {
+        assert_eq!(
+            ErrorKind::of_key("lake/errors/processing-failed/2026/01/01/00/x"),
+            Some(ErrorKind::ProcessingFailed)
+        );
+        assert_eq!(
+            ErrorKind::of_key("errors/format-conversion-failed/2026/x"),
+            Some(ErrorKind::FormatConversionFailed)
+        );
+        assert_eq!(ErrorKind::of_key("errors/other/x-processing-failed"), None);
+    }
+
+    #[test]
+    fn names_are_firehose_shaped_and_distinct() {
+        let mut names = ObjectNames::new("s");
+        let (a, b) = (names.delivery_object(), names.delivery_object());
+        assert_ne!(a, b);
+        let uuid = a.rsplitn(6, '-').take(5).collect::<Vec<_>>();
+        assert_eq!(uuid.iter().map(|p| p.len()).collect::<Vec<_>>(), [12, 4, 4, 4, 8]);
+        assert!(a.starts_with("s-1-20"), "{a}");
+    }
+}

@@ -1,0 +1,222 @@
+//! Where a lake lives: a local directory or `s3://bucket/prefix`, behind one interface over
+//! `object_store` (its local file system for a directory, its S3 client for S3), so that
+//! replay, re-drive, compaction and query read and write both alike.
+//!
+//! Writes: on a directory an object is written under a staging name (`<name>#<n>`) and
+//! renamed into place (object_store's local store; listings skip staging names); on S3 each
+//! object is one PUT, visible whole or not at all.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+use crate::error::{one_line, LakeError};
+
+/// A lake's root: every object is addressed by its `/`-separated key below it.
+pub struct LakeStore {
+    location: String,
+    store: Arc<dyn ObjectStore>,
+    /// Key prefix of the root inside `store` (`""` or `dir/`).
+    root: String,
+    /// The URL under which query engines find `store` (`file:///…/` or `s3://bucket/`).
+    url: String,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl std::fmt::Debug for LakeStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LakeStore").field("location", &self.location).finish()
+    }
+}
+
+impl LakeStore {
+    /// Opens `location`: `s3://bucket[/prefix]` (credentials, region and endpoint from the
+    /// standard `AWS_*` environment variables; needs the `s3` feature) or a local directory,
+    /// created if needed. Fails early with one readable line if the directory cannot be
+    /// created or the bucket cannot be listed.
+    pub fn open(location: &Path) -> Result<LakeStore, LakeError> {
+        LakeStore::open_with(location, true)
+    }
+
+    /// Opens an existing lake location (a directory is not created).
+    pub fn open_existing(location: &Path) -> Result<LakeStore, LakeError> {
+        LakeStore::open_with(location, false)
+    }
+
+    fn open_with(location: &Path, create: bool) -> Result<LakeStore, LakeError> {
+        let text = location.to_string_lossy().to_string();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| LakeError::Open {
+                location: text.clone(),
+                message: e.to_string(),
+            })?;
+        if let Some(rest) = text.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(LakeError::NoBucket(text));
+            }
+            let store = s3_store(&text, bucket)?;
+            let prefix = prefix.trim_matches('/');
+            let lake = LakeStore {
+                root: if prefix.is_empty() {
+                    String::new()
+                } else {
+                    format!("{prefix}/")
+                },
+                url: format!("s3://{bucket}/"),
+                location: text,
+                store,
+                runtime,
+            };
+            // Listing the prefix proves the bucket exists and the credentials work, before
+            // any work is done.
+            let probe = ObjectPath::from(lake.root.trim_end_matches('/'));
+            lake.runtime
+                .block_on(lake.store.list_with_delimiter(Some(&probe)))
+                .map_err(|e| LakeError::Open {
+                    location: lake.location.clone(),
+                    message: one_line(&e),
+                })?;
+            return Ok(lake);
+        }
+        if text.contains("://") {
+            return Err(LakeError::UnsupportedLocation(text));
+        }
+        let open_error = |e: &dyn std::error::Error| LakeError::Open {
+            location: text.clone(),
+            message: one_line(e),
+        };
+        if create {
+            std::fs::create_dir_all(location).map_err(|e| open_error(&e))?;
+        }
+        let dir = location.canonicalize().map_err(|e| open_error(&e))?;
+        if !dir.is_dir() {
+            return Err(LakeError::Open {
+                location: text,
+                message: "not a directory".into(),
+            });
+        }
+        let store = object_store::local::LocalFileSystem::new_with_prefix(&dir).map_err(|e| open_error(&e))?;
+        Ok(LakeStore {
+            url: format!("file://{}/", dir.display()),
+            location: text,
+            store: Arc::new(store),
+            root: String::new(),
+            runtime,
+        })
+    }
+
+    /// The location as given (`s3://…` or the directory).
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// Whether the lake is a local directory.
+    pub fn is_local(&self) -> bool {
+        self.url.starts_with("file://")
+    }
+
+    /// The object store and the URL a query engine registers it under (`file:///dir/` or
+    /// `s3://bucket/`), with the URL of `key` in it: `(store, store_url, url_of_key)`.
+    pub fn object_store(&self, key: &str) -> (Arc<dyn ObjectStore>, String, String) {
+        let of_key = format!("{}{}{key}", self.url, self.root);
+        (self.store.clone(), self.url.clone(), of_key)
+    }
+
+    fn path(&self, key: &str) -> ObjectPath {
+        ObjectPath::from(format!("{}{key}", self.root).trim_end_matches('/'))
+    }
+
+    fn error(&self, operation: &'static str, key: &str, e: &dyn std::error::Error) -> LakeError {
+        LakeError::Object {
+            operation,
+            location: self.location.trim_end_matches('/').to_string(),
+            key: key.to_string(),
+            message: one_line(e),
+        }
+    }
+
+    /// Writes `bytes` as the object `key`. Returns the number of bytes written.
+    pub fn put(&self, key: &str, bytes: Vec<u8>) -> Result<u64, LakeError> {
+        let len = bytes.len() as u64;
+        self.runtime
+            .block_on(self.store.put(&self.path(key), PutPayload::from(bytes)))
+            .map_err(|e| self.error("write", key, &e))?;
+        Ok(len)
+    }
+
+    /// The bytes of the object `key`.
+    pub fn get(&self, key: &str) -> Result<Bytes, LakeError> {
+        self.runtime
+            .block_on(async { self.store.get(&self.path(key)).await?.bytes().await })
+            .map_err(|e| self.error("read", key, &e))
+    }
+
+    /// Every object below `prefix` (a key prefix ending in `/`, or `""` for all), as
+    /// `(key, size)` sorted by key. Staging names of unfinished writes are not listed.
+    pub fn list(&self, prefix: &str) -> Result<Vec<(String, u64)>, LakeError> {
+        let path = self.path(prefix);
+        let listed: Vec<object_store::ObjectMeta> = self
+            .runtime
+            .block_on(self.store.list(Some(&path)).try_collect())
+            .map_err(|e| self.error("list", prefix, &e))?;
+        let mut keys: Vec<(String, u64)> = listed
+            .into_iter()
+            .filter_map(|m| {
+                let key = m.location.as_ref().strip_prefix(self.root.as_str())?.to_string();
+                key.starts_with(prefix).then_some((key, m.size))
+            })
+            .collect();
+        keys.sort();
+        Ok(keys)
+    }
+
+    /// Whether any object is below `prefix`.
+    pub fn has_any(&self, prefix: &str) -> Result<bool, LakeError> {
+        let path = self.path(prefix);
+        let first = self
+            .runtime
+            .block_on(async { self.store.list(Some(&path)).try_next().await })
+            .map_err(|e| self.error("list", prefix, &e))?;
+        Ok(first.is_some())
+    }
+
+    /// Deletes the object `key`.
+    pub fn delete(&self, key: &str) -> Result<(), LakeError> {
+        self.runtime
+            .block_on(self.store.delete(&self.path(key)))
+            .map_err(|e| self.error("delete", key, &e))
+    }
+
+    /// Renames the object `from` to `to` (on S3: a copy, then a delete).
+    pub fn rename(&self, from: &str, to: &str) -> Result<(), LakeError> {
+        self.runtime
+            .block_on(self.store.rename(&self.path(from), &self.path(to)))
+            .map_err(|e| self.error("rename", from, &e))
+    }
+}
+
+/// The S3 client of `bucket`, configured from the standard `AWS_*` environment variables.
+#[cfg(feature = "s3")]
+fn s3_store(url: &str, bucket: &str) -> Result<Arc<dyn ObjectStore>, LakeError> {
+    object_store::aws::AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .build()
+        .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+        .map_err(|e| LakeError::Open {
+            location: url.to_string(),
+            message: one_line(&e),
+        })
+}
+
+/// Without the `s3` feature there is no S3 client: say how to get one.
+#[cfg(not(feature = "s3"))]
+fn s3_store(url: &str, _bucket: &str) -> Result<Arc<dyn ObjectStore>, LakeError> {
+    Err(LakeError::NoS3Support(url.to_string()))
+}
