@@ -118,15 +118,21 @@ impl ObjectNames {
     /// A random version-4 UUID, lower-case.
     fn uuid(&mut self) -> String {
         let (a, b) = (self.random(), self.random());
-        format!(
-            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-            a >> 32,
-            (a >> 16) & 0xffff,
-            a & 0x0fff,
-            0x8000 | (b >> 48) & 0x3fff,
-            b & 0xffff_ffff_ffff
-        )
+        uuid_v4(a, b)
     }
+}
+
+/// The version-4 UUID text (lower-case, variant 1) made of 128 random bits given as two
+/// halves: object names here, event ids in `eventlake generate`.
+pub fn uuid_v4(a: u64, b: u64) -> String {
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0x0fff,
+        0x8000 | (b >> 48) & 0x3fff,
+        b & 0xffff_ffff_ffff
+    )
 }
 
 #[cfg(test)]
