@@ -97,14 +97,11 @@ pub fn replay(
         drop(tx);
         let delivered = delivering.join().map_err(|_| LakeError::Stage("delivery"))?;
         let encoded = encoding.join().map_err(|_| LakeError::Stage("Parquet encoder"))?;
-        // The first error in pipeline order: an encoder failure also stops the delivery.
-        let encoded = match (delivered, encoded) {
-            (_, Err(e)) => return Err(e),
-            (Err(e), _) => return Err(e),
-            (Ok(delivery), Ok(encoded)) => (delivery, encoded),
-        };
+        // The encoder's own error first: when it stops, the delivery stops too, saying only
+        // that the encoder is gone.
+        let encoded = encoded?;
+        let delivery = delivered?;
         read?;
-        let (delivery, encoded) = encoded;
         delivery.finish(&batcher, started, Some(encoded))
     })
 }
