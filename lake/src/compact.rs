@@ -6,18 +6,20 @@
 //! (`event_name`, `payload`, `event_uuid`), the first of each key kept. Re-running it changes nothing (idempotent); a date with a look-back window
 //! re-merges the last days, where late events land. Works on a directory and on S3 alike.
 
-use std::collections::HashSet;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int16Type, Int32Type, Int64Type, Int8Type};
-use arrow_array::{Array, ArrayRef, RecordBatch, UInt32Array};
+use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch};
 use arrow_schema::{DataType, SchemaRef};
 use arrow_select::concat::concat_batches;
-use arrow_select::take::take_record_batch;
+use arrow_select::filter::filter_record_batch;
 use chrono::NaiveDate;
 use eventlake_glue_schema::{Duplicates, Table};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
 
 use crate::convert::arrow_schema;
 use crate::error::LakeError;
@@ -132,21 +134,25 @@ pub fn compact(options: &CompactOptions, progress: &dyn Fn(usize, usize)) -> Res
     // One date at a time, every event type of it together: the key (lower(event_uuid),
     // created_at) is the contract's, so the same event filed under two types is one event.
     for of_date in partitions.chunk_by(|a, b| a.date == b.date) {
-        let mut curated = Vec::new();
-        let mut raw = Vec::new();
-        for p in of_date {
-            let c = read_batches(&store, &p.curated, &schema)?;
-            let r = read_batches(&store, &p.raw, &schema)?;
+        let kept = choose_rows(&store, &schema, of_date, &options.table.duplicates, &mut summary)?;
+        // Then one partition at a time: its kept rows, into one new curated file.
+        for (p, masks) in of_date.iter().zip(kept) {
             summary.partitions += 1;
-            summary.raw_files += p.raw.len();
-            summary.raw_rows += r.num_rows();
-            summary.curated_files_before += p.curated.len();
-            summary.curated_rows_before += c.num_rows();
-            curated.push(c);
-            raw.push(r);
-        }
-        let merged = merge(&curated, &raw, &options.table.duplicates)?;
-        for (p, batch) in of_date.iter().zip(merged) {
+            let mut batches = Vec::new();
+            for ((key, _), mask) in p.files().zip(masks) {
+                let mut at = 0;
+                for batch in read_columns(&store, key, &schema, None)? {
+                    let rows = mask.get(at..at + batch.num_rows()).ok_or_else(|| LakeError::Decode {
+                        key: key.clone(),
+                        message: "it changed while it was being compacted".into(),
+                    })?;
+                    at += batch.num_rows();
+                    let filtered = filter_record_batch(&batch, &BooleanArray::from(rows.to_vec()))
+                        .map_err(|e| encode_error(e.to_string()))?;
+                    batches.push(filtered);
+                }
+            }
+            let batch = concat_batches(&schema, &batches).map_err(|e| encode_error(e.to_string()))?;
             if batch.num_rows() > 0 {
                 let key = format!(
                     "{}{}.parquet",
@@ -169,6 +175,25 @@ pub fn compact(options: &CompactOptions, progress: &dyn Fn(usize, usize)) -> Res
     Ok(summary)
 }
 
+/// An Arrow error while merging, as a lake error.
+fn encode_error(message: String) -> LakeError {
+    LakeError::Encode {
+        key: "the merged partition".into(),
+        message,
+    }
+}
+
+impl Partition {
+    /// Its objects: the curated ones first (their rows win), then the raw ones, each with
+    /// whether it is curated.
+    fn files(&self) -> impl Iterator<Item = (&String, bool)> {
+        self.curated
+            .iter()
+            .map(|k| (k, true))
+            .chain(self.raw.iter().map(|k| (k, false)))
+    }
+}
+
 /// One value of a key or keep column.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Value {
@@ -176,7 +201,113 @@ enum Value {
     Str(String),
 }
 
-/// The columns of the table's duplicate rule (`table.json`, `duplicates`) in one batch.
+/// A row of a date: (partition, file in [`Partition::files`] order, row in the file).
+type RowAt = (usize, usize, usize);
+
+/// The rows of one date to keep, as a mask per partition and file, in two passes that hold
+/// only keys (and the keep columns of contested keys), never the date's rows:
+/// 1. the key of every row: a curated row wins its key; a raw row whose key no curated row
+///    has wins it if no other raw row has it;
+/// 2. for keys several raw rows share, the keep columns of just those rows: the first in the
+///    rule's keep order wins (ties: the earlier row).
+fn choose_rows(
+    store: &LakeStore,
+    schema: &SchemaRef,
+    of_date: &[Partition],
+    rule: &Duplicates,
+    summary: &mut CompactSummary,
+) -> Result<Vec<Vec<Vec<bool>>>, LakeError> {
+    let key_columns: Vec<&str> = rule.key.iter().map(|k| k.column.as_str()).collect();
+    let mut masks: Vec<Vec<Vec<bool>>> = Vec::with_capacity(of_date.len());
+    let mut curated_keys: HashSet<Vec<Option<Value>>> = HashSet::new();
+    let mut first_raw: HashMap<Vec<Option<Value>>, RowAt> = HashMap::new();
+    let mut contested: HashMap<Vec<Option<Value>>, Vec<RowAt>> = HashMap::new();
+    for partition in of_date {
+        summary.raw_files += partition.raw.len();
+        summary.curated_files_before += partition.curated.len();
+        masks.push(vec![Vec::new(); partition.curated.len() + partition.raw.len()]);
+    }
+    // Every curated file of the date before any raw one: a curated row wins its key in every
+    // partition of the date.
+    for phase_curated in [true, false] {
+        for (p, partition) in of_date.iter().enumerate() {
+            for (f, (key, curated)) in partition.files().enumerate() {
+                if curated != phase_curated {
+                    continue;
+                }
+                let mut mask = Vec::new();
+                for batch in read_columns(store, key, schema, Some(&key_columns))? {
+                    let cols = RuleColumns::of(&batch, rule, true)?;
+                    for i in 0..batch.num_rows() {
+                        let at = (p, f, mask.len());
+                        let k = cols.key(i);
+                        if curated {
+                            mask.push(curated_keys.insert(k));
+                            continue;
+                        }
+                        mask.push(false);
+                        if curated_keys.contains(&k) {
+                            continue;
+                        }
+                        match first_raw.entry(k) {
+                            Entry::Vacant(e) => {
+                                e.insert(at);
+                            }
+                            Entry::Occupied(e) => contested
+                                .entry(e.key().clone())
+                                .or_insert_with(|| vec![*e.get()])
+                                .push(at),
+                        }
+                    }
+                }
+                match curated {
+                    true => summary.curated_rows_before += mask.len(),
+                    false => summary.raw_rows += mask.len(),
+                }
+                masks[p][f] = mask;
+            }
+        }
+    }
+    for (k, (p, f, i)) in first_raw {
+        if !contested.contains_key(&k) {
+            masks[p][f][i] = true;
+        }
+    }
+    // Pass 2: the keep order of the contested rows, read file by file.
+    let mut wanted: BTreeMap<(usize, usize), Vec<usize>> = BTreeMap::new();
+    for &(p, f, i) in contested.values().flatten() {
+        wanted.entry((p, f)).or_default().push(i);
+    }
+    let keep_columns: Vec<&str> = rule.keep.iter().map(String::as_str).collect();
+    let mut order: HashMap<RowAt, Vec<(bool, Option<Value>)>> = HashMap::new();
+    for ((p, f), mut rows) in wanted {
+        rows.sort_unstable();
+        let (key, _) = of_date[p].files().nth(f).expect("a file of the partition");
+        let mut offset = 0;
+        let mut next = rows.iter().peekable();
+        for batch in read_columns(store, key, schema, Some(&keep_columns))? {
+            let cols = RuleColumns::of(&batch, rule, false)?;
+            while let Some(&&i) = next.peek() {
+                if i >= offset + batch.num_rows() {
+                    break;
+                }
+                order.insert((p, f, i), cols.keep_order(i - offset));
+                next.next();
+            }
+            offset += batch.num_rows();
+        }
+    }
+    for rows in contested.values() {
+        let winner = rows
+            .iter()
+            .min_by(|a, b| (order.get(*a), *a).cmp(&(order.get(*b), *b)))
+            .expect("a contested key has rows");
+        masks[winner.0][winner.1][winner.2] = true;
+    }
+    Ok(masks)
+}
+
+/// The columns of the duplicate rule in a batch.
 struct RuleColumns {
     /// Key columns, with whether case is ignored.
     key: Vec<(ArrayRef, bool)>,
@@ -185,31 +316,34 @@ struct RuleColumns {
 }
 
 impl RuleColumns {
-    fn of(all: &RecordBatch, rule: &Duplicates) -> Result<RuleColumns, LakeError> {
+    /// The key columns (`key_only`) or the keep columns of `batch`.
+    fn of(batch: &RecordBatch, rule: &Duplicates, key_only: bool) -> Result<RuleColumns, LakeError> {
         let column = |name: &str| -> Result<ArrayRef, LakeError> {
-            let array = all.column_by_name(name).ok_or_else(|| LakeError::Decode {
-                key: "the merged partition".into(),
-                message: format!("no column {name}"),
-            })?;
+            let array = batch
+                .column_by_name(name)
+                .ok_or_else(|| encode_error(format!("no column {name}")))?;
             match array.data_type() {
                 DataType::Utf8 | DataType::Int64 | DataType::Int32 | DataType::Int16 | DataType::Int8 => {
                     Ok(array.clone())
                 }
-                other => Err(LakeError::Decode {
-                    key: "the merged partition".into(),
-                    message: format!(
-                        "duplicate rule column {name} is {other}: compaction compares strings and integers"
-                    ),
-                }),
+                other => Err(encode_error(format!(
+                    "duplicate rule column {name} is {other}: compaction compares strings and integers"
+                ))),
             }
         };
-        Ok(RuleColumns {
-            key: rule
-                .key
-                .iter()
-                .map(|k| column(&k.column).map(|a| (a, k.ignore_case)))
-                .collect::<Result<_, _>>()?,
-            keep: rule.keep.iter().map(|c| column(c)).collect::<Result<_, _>>()?,
+        Ok(match key_only {
+            true => RuleColumns {
+                key: rule
+                    .key
+                    .iter()
+                    .map(|k| column(&k.column).map(|a| (a, k.ignore_case)))
+                    .collect::<Result<_, _>>()?,
+                keep: Vec::new(),
+            },
+            false => RuleColumns {
+                key: Vec::new(),
+                keep: rule.keep.iter().map(|c| column(c)).collect::<Result<_, _>>()?,
+            },
         })
     }
 
@@ -253,86 +387,38 @@ impl RuleColumns {
     }
 }
 
-/// The merge of one date: for each of its partitions (`curated[i]`, `raw[i]`, the same event
-/// type), the curated rows, then the raw rows whose key is in no partition's curated rows and
-/// not taken yet, in the rule's keep order over the whole date; the first row of each key kept.
-fn merge(curated: &[RecordBatch], raw: &[RecordBatch], rule: &Duplicates) -> Result<Vec<RecordBatch>, LakeError> {
-    let arrow_error = |e: arrow_schema::ArrowError| LakeError::Encode {
-        key: "the merged partition".into(),
-        message: e.to_string(),
+/// The batches of the object `key`: all the table's columns (checked to be the table's), or
+/// only those named in `only`.
+fn read_columns(
+    store: &LakeStore,
+    key: &str,
+    schema: &SchemaRef,
+    only: Option<&[&str]>,
+) -> Result<Vec<RecordBatch>, LakeError> {
+    let read_error = |message: String| LakeError::Decode {
+        key: format!("{}/{key}", store.location().trim_end_matches('/')),
+        message,
     };
-    let parts: Vec<(RecordBatch, usize)> = curated
-        .iter()
-        .zip(raw)
-        .map(|(c, r)| concat_batches(&c.schema(), [c, r]).map(|all| (all, c.num_rows())))
-        .collect::<Result<_, _>>()
-        .map_err(arrow_error)?;
-    let cols: Vec<RuleColumns> = parts
-        .iter()
-        .map(|(all, _)| RuleColumns::of(all, rule))
-        .collect::<Result<_, _>>()?;
-    let mut seen = HashSet::new();
-    let mut keep: Vec<Vec<u32>> = vec![Vec::new(); parts.len()];
-    let index = |i: usize| {
-        u32::try_from(i).map_err(|_| LakeError::Encode {
-            key: "the merged partition".into(),
-            message: "more than 4 billion rows in a partition".into(),
-        })
+    let builder = ParquetRecordBatchReaderBuilder::try_new(store.get(key)?).map_err(|e| read_error(e.to_string()))?;
+    let builder = match only {
+        Some(names) => {
+            let mask = ProjectionMask::columns(builder.parquet_schema(), names.iter().copied());
+            builder.with_projection(mask)
+        }
+        None => builder,
     };
-    // Rows already curated win, whatever their order.
-    for (p, (_, n_curated)) in parts.iter().enumerate() {
-        for i in 0..*n_curated {
-            if seen.insert(cols[p].key(i)) {
-                keep[p].push(index(i)?);
-            }
-        }
-    }
-    // Raw rows in the keep order over the whole date.
-    let mut raw_order: Vec<(usize, usize)> = parts
-        .iter()
-        .enumerate()
-        .flat_map(|(p, (all, n_curated))| (*n_curated..all.num_rows()).map(move |i| (p, i)))
-        .collect();
-    raw_order.sort_by_cached_key(|&(p, i)| cols[p].keep_order(i));
-    for (p, i) in raw_order {
-        if seen.insert(cols[p].key(i)) {
-            keep[p].push(index(i)?);
-        }
-    }
-    parts
-        .iter()
-        .zip(keep)
-        .map(|((all, _), rows)| take_record_batch(all, &UInt32Array::from(rows)).map_err(arrow_error))
-        .collect()
-}
-
-/// All rows of `keys`, in order, as one batch with the table's schema.
-fn read_batches(store: &LakeStore, keys: &[String], schema: &SchemaRef) -> Result<RecordBatch, LakeError> {
     let mut batches = Vec::new();
-    for key in keys {
-        let read_error = |message: String| LakeError::Decode {
-            key: format!("{}/{key}", store.location().trim_end_matches('/')),
-            message,
-        };
-        let bytes = store.get(key)?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-            .and_then(|b| b.build())
-            .map_err(|e| read_error(e.to_string()))?;
-        for batch in reader {
-            let batch = batch.map_err(|e| read_error(e.to_string()))?;
-            if batch.schema().fields() != schema.fields() {
-                return Err(read_error(format!(
-                    "its columns are not the table's ({:?})",
-                    batch.schema().fields().iter().map(|f| f.name()).collect::<Vec<_>>()
-                )));
-            }
-            batches.push(batch);
+    for batch in builder.build().map_err(|e| read_error(e.to_string()))? {
+        let batch = batch.map_err(|e| read_error(e.to_string()))?;
+        if only.is_none() && batch.schema().fields() != schema.fields() {
+            return Err(read_error(format!(
+                "its columns are not the table's ({:?})",
+                batch.schema().fields().iter().map(|f| f.name()).collect::<Vec<_>>()
+            )));
         }
+        batches.push(batch);
     }
-    concat_batches(schema, &batches).map_err(|e| LakeError::Encode {
-        key: "the merged partition".into(),
-        message: e.to_string(),
-    })
+    Ok(batches)
 }
 
 #[cfg(test)]
@@ -342,8 +428,8 @@ mod tests {
     use eventlake_glue_schema::KeyColumn;
     use std::sync::Arc;
 
-    /// A batch of the embedded table: (event_uuid, event_name, created_at) per row.
-    fn batch(rows: &[(&str, &str, i64)]) -> RecordBatch {
+    /// A raw Parquet object of the embedded table: (event_uuid, event_name, created_at) per row.
+    fn put_raw(store: &LakeStore, event_type: &str, name: &str, rows: &[(&str, &str, i64)]) {
         let schema = arrow_schema(Table::embedded()).unwrap();
         let strings = |values: Vec<&str>| Arc::new(StringArray::from(values)) as ArrayRef;
         let n = rows.len();
@@ -351,63 +437,92 @@ mod tests {
             strings(rows.iter().map(|r| r.0).collect()),
             strings(rows.iter().map(|r| r.1).collect()),
             Arc::new(Int64Array::from(rows.iter().map(|r| r.2).collect::<Vec<_>>())),
-            Arc::new(TimestampMicrosecondArray::from(vec![0; rows.len()]).with_timezone("UTC")),
+            Arc::new(TimestampMicrosecondArray::from(vec![0; n]).with_timezone("UTC")),
             strings(vec!["b"; n]),
             strings(vec!["{}"; n]),
         ];
-        RecordBatch::try_new(schema, columns).unwrap()
+        let batch = RecordBatch::try_new(schema, columns).unwrap();
+        let key = format!("events/event_type={event_type}/created_date=2024-03-17/{name}.parquet");
+        store.put(&key, parquet_bytes(&batch, &key).unwrap()).unwrap();
     }
 
-    fn kept(batches: &[RecordBatch]) -> Vec<(String, String, i64)> {
-        batches
-            .iter()
-            .flat_map(|b| {
-                let s = |i: usize| b.column(i).as_string::<i32>().clone();
-                let (uuid, name) = (s(0), s(1));
-                let at = b.column(2).as_primitive::<Int64Type>().clone();
-                (0..b.num_rows())
-                    .map(move |i| (uuid.value(i).to_string(), name.value(i).to_string(), at.value(i)))
-                    .collect::<Vec<_>>()
-            })
-            .collect()
+    /// (event_uuid, event_name, created_at) of every curated row, by event type and file order.
+    fn curated(store: &LakeStore) -> Vec<(String, String, i64)> {
+        let schema = arrow_schema(Table::embedded()).unwrap();
+        let mut out = Vec::new();
+        for (key, _) in store.list("curated/").unwrap() {
+            for b in read_columns(store, &key, &schema, None).unwrap() {
+                let (uuid, name) = (b.column(0).as_string::<i32>(), b.column(1).as_string::<i32>());
+                let at = b.column(2).as_primitive::<Int64Type>();
+                for i in 0..b.num_rows() {
+                    out.push((uuid.value(i).to_string(), name.value(i).to_string(), at.value(i)));
+                }
+            }
+        }
+        out
+    }
+
+    fn compact_with(dir: &std::path::Path, table: Table) -> CompactSummary {
+        let options = CompactOptions {
+            lake: dir.to_path_buf(),
+            date: None,
+            lookback_days: 0,
+            table,
+        };
+        compact(&options, &|_, _| {}).unwrap()
     }
 
     #[test]
-    fn the_table_rule_keys_and_orders_the_merge() {
-        let raw = batch(&[("A", "z:1", 1), ("a", "y:1", 1), ("a", "x:1", 2), ("b", "x:1", 1)]);
-        let none = batch(&[]);
-        let contract = &Table::embedded().duplicates;
-        // (lower(event_uuid), created_at): A/a at 1 are one event, the first by event_name kept.
-        let merged = merge(std::slice::from_ref(&none), std::slice::from_ref(&raw), contract).unwrap();
+    fn the_table_rule_keys_and_orders_the_merge_across_event_types() {
+        let dir = std::env::temp_dir().join(format!("eventlake-compact-rule-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = LakeStore::open(&dir).unwrap();
+        put_raw(&store, "x", "1", &[("A", "z:1", 1), ("a", "y:1", 1)]);
+        put_raw(&store, "x", "2", &[("a", "x:1", 2), ("b", "x:1", 1)]);
+        put_raw(&store, "y", "1", &[("B", "w:1", 1), ("c", "v:1", 3)]);
+        // (lower(event_uuid), created_at): A/a at 1 are one event, and b/B at 1 across two
+        // event types; the first by event_name is kept.
+        let summary = compact_with(&dir, Table::embedded().clone());
+        assert_eq!((summary.raw_rows, summary.curated_rows_after), (6, 4));
         assert_eq!(
-            kept(&merged),
+            curated(&store),
             [
+                ("a".into(), "y:1".into(), 1),
                 ("a".into(), "x:1".into(), 2),
-                ("b".into(), "x:1".into(), 1),
-                ("a".into(), "y:1".into(), 1)
+                ("B".into(), "w:1".into(), 1),
+                ("c".into(), "v:1".into(), 3)
             ]
         );
+        // Curated rows win over raw rows of their key, and a second run changes nothing.
+        put_raw(&store, "x", "3", &[("A", "a:0", 1)]);
+        let again = compact_with(&dir, Table::embedded().clone());
+        assert_eq!((again.curated_rows_before, again.curated_rows_after), (4, 4));
+        assert_eq!(curated(&store).len(), 4);
+        assert!(curated(&store).contains(&("a".into(), "y:1".into(), 1)));
+
         // A rule keyed by event_uuid alone, case kept: A and a differ, a at 1 and 2 do not.
-        let by_uuid = Duplicates {
+        std::fs::remove_dir_all(dir.join("curated")).unwrap();
+        let mut table = Table::embedded().clone();
+        table.duplicates = Duplicates {
             key: vec![KeyColumn {
                 column: "event_uuid".into(),
                 ignore_case: false,
             }],
             keep: vec!["event_name".into()],
         };
-        let merged = merge(std::slice::from_ref(&none), std::slice::from_ref(&raw), &by_uuid).unwrap();
+        compact_with(&dir, table);
+        let mut rows = curated(&store);
+        rows.sort();
         assert_eq!(
-            kept(&merged),
+            rows,
             [
+                ("A".into(), "a:0".into(), 1),
+                ("B".into(), "w:1".into(), 1),
                 ("a".into(), "x:1".into(), 2),
                 ("b".into(), "x:1".into(), 1),
-                ("A".into(), "z:1".into(), 1)
+                ("c".into(), "v:1".into(), 3)
             ]
         );
-        // Curated rows win over raw rows of their key.
-        let curated = batch(&[("a", "z:9", 1)]);
-        let merged = merge(std::slice::from_ref(&curated), std::slice::from_ref(&raw), contract).unwrap();
-        assert_eq!(kept(&merged)[0], ("a".into(), "z:9".into(), 1));
-        assert_eq!(kept(&merged).len(), 3);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
