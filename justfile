@@ -144,10 +144,12 @@ sql-check:
 fmt-check:
     cargo fmt --all -- --check
 
-# Lint: clippy with warnings as errors
+# Lint: clippy with warnings as errors, also for the builds without default features (the
+# transform's portable code, and the command `just demo` builds: no AWS SDK, no S3 client)
 lint:
     cargo clippy --workspace --all-targets --locked -- -D warnings
     cargo clippy --locked -p eventlake-transform -p eventlake-tests --all-targets --no-default-features -- -D warnings
+    cargo clippy --locked -p eventlake -p eventlake-lake --all-targets --no-default-features -- -D warnings
 
 # What CI runs
 ci: test
