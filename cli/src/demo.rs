@@ -81,11 +81,14 @@ fn demo_parts(table: &Table) -> [&str; 3] {
 /// wrote and marks the folder as the demo's.
 fn reset_demo_lake(lake: &std::path::Path, table: &Table) -> Result<(), CliError> {
     let parts = demo_parts(table);
-    let holds_data = parts.iter().any(|p| lake.join(p).exists());
-    // Any other folder with something in it (a lake, a source folder) is not the demo's either.
+    // Any folder with something in it (a lake, a source folder) that lacks the marker is not
+    // the demo's.
     let not_empty = std::fs::read_dir(lake).is_ok_and(|mut entries| entries.next().is_some());
-    if (holds_data || not_empty) && !lake.join(DEMO_MARKER).is_file() {
-        let what = if holds_data { "a lake" } else { "files" };
+    if not_empty && !lake.join(DEMO_MARKER).is_file() {
+        let what = match parts.iter().any(|p| lake.join(p).exists()) {
+            true => "a lake",
+            false => "files",
+        };
         return Err(CliError::Demo(format!(
             "{} holds {what} that `eventlake demo` did not make; the demo replaces only its own: choose another --lake",
             lake.display()

@@ -48,36 +48,13 @@ pub struct LakeTables {
 /// Finds the tables of the lake at `lake`: a directory or `s3://…`.
 pub fn locate(lake: &Path, table: &Table) -> Result<LakeTables, CliError> {
     let storage = &table.storage;
-    let no_lake = || eventlake_lake::LakeError::NoLake {
-        location: lake.display().to_string(),
-        prefix: storage.events_prefix.clone(),
-    };
-    let store = LakeStore::open_existing(lake).map_err(|e| match e {
-        eventlake_lake::LakeError::Open { .. } if !lake.to_string_lossy().contains("://") => no_lake(),
-        other => other,
-    })?;
-    if !store.has_any(&storage.events_prefix)? {
-        return Err(no_lake().into());
-    }
-    // A directory path for a local lake (DataFusion's own local file system), the lake's URL
-    // for S3 (the lake's store registered for its bucket).
-    let (object_store, store_url, _) = store.object_store("");
-    let location = |prefix: &str| -> Result<String, CliError> {
-        if store.is_local() {
-            let dir = lake
-                .canonicalize()
-                .map_err(|e| lake_error(format!("{}: {e}", lake.display())))?;
-            return Ok(format!("{}/", dir.join(prefix).display()));
-        }
-        Ok(store.object_store(prefix).2)
-    };
+    let store = LakeStore::open_lake(lake, storage)?;
     Ok(LakeTables {
-        events: location(&storage.events_prefix)?,
-        curated: match store.has_any(&storage.curated_prefix)? {
-            true => Some(location(&storage.curated_prefix)?),
-            false => None,
-        },
-        object_store: (!store.is_local()).then_some((store_url, object_store)),
+        events: store.table_location(&storage.events_prefix),
+        curated: store
+            .has_any(&storage.curated_prefix)?
+            .then(|| store.table_location(&storage.curated_prefix)),
+        object_store: store.bucket_store(),
     })
 }
 

@@ -71,19 +71,7 @@ struct Partition {
 /// after each date with (partitions done, partitions in all).
 pub fn compact(options: &CompactOptions, progress: &dyn Fn(usize, usize)) -> Result<CompactSummary, LakeError> {
     let storage = &options.table.storage;
-    let store = LakeStore::open_existing(&options.lake).map_err(|e| match e {
-        LakeError::Open { location, .. } => LakeError::NoLake {
-            location,
-            prefix: storage.events_prefix.clone(),
-        },
-        other => other,
-    })?;
-    if !store.has_any(&storage.events_prefix)? {
-        return Err(LakeError::NoLake {
-            location: store.location().to_string(),
-            prefix: storage.events_prefix.clone(),
-        });
-    }
+    let store = LakeStore::open_lake(&options.lake, storage)?;
     let window = match options.date {
         None => None,
         Some(d) => {
@@ -237,7 +225,7 @@ fn choose_rows(
                 }
                 let mut mask = Vec::new();
                 for batch in read_columns(store, key, schema, Some(&key_columns))? {
-                    let cols = RuleColumns::of(&batch, rule, true)?;
+                    let cols = KeyColumns::of(&batch, rule)?;
                     for i in 0..batch.num_rows() {
                         let at = (p, f, mask.len());
                         let k = cols.key(i);
@@ -286,12 +274,12 @@ fn choose_rows(
         let mut offset = 0;
         let mut next = rows.iter().peekable();
         for batch in read_columns(store, key, schema, Some(&keep_columns))? {
-            let cols = RuleColumns::of(&batch, rule, false)?;
+            let cols = KeepColumns::of(&batch, rule)?;
             while let Some(&&i) = next.peek() {
                 if i >= offset + batch.num_rows() {
                     break;
                 }
-                order.insert((p, f, i), cols.keep_order(i - offset));
+                order.insert((p, f, i), cols.order(i - offset));
                 next.next();
             }
             offset += batch.num_rows();
@@ -307,80 +295,79 @@ fn choose_rows(
     Ok(masks)
 }
 
-/// The columns of the duplicate rule in a batch.
-struct RuleColumns {
-    /// Key columns, with whether case is ignored.
-    key: Vec<(ArrayRef, bool)>,
-    /// Keep-order columns.
-    keep: Vec<ArrayRef>,
+/// A column of the duplicate rule in a batch (a string or an integer column).
+fn rule_column(batch: &RecordBatch, name: &str) -> Result<ArrayRef, LakeError> {
+    let array = batch
+        .column_by_name(name)
+        .ok_or_else(|| encode_error(format!("no column {name}")))?;
+    match array.data_type() {
+        DataType::Utf8 | DataType::Int64 | DataType::Int32 | DataType::Int16 | DataType::Int8 => Ok(array.clone()),
+        other => Err(encode_error(format!(
+            "duplicate rule column {name} is {other}: compaction compares strings and integers"
+        ))),
+    }
 }
 
-impl RuleColumns {
-    /// The key columns (`key_only`) or the keep columns of `batch`.
-    fn of(batch: &RecordBatch, rule: &Duplicates, key_only: bool) -> Result<RuleColumns, LakeError> {
-        let column = |name: &str| -> Result<ArrayRef, LakeError> {
-            let array = batch
-                .column_by_name(name)
-                .ok_or_else(|| encode_error(format!("no column {name}")))?;
-            match array.data_type() {
-                DataType::Utf8 | DataType::Int64 | DataType::Int32 | DataType::Int16 | DataType::Int8 => {
-                    Ok(array.clone())
-                }
-                other => Err(encode_error(format!(
-                    "duplicate rule column {name} is {other}: compaction compares strings and integers"
-                ))),
-            }
-        };
-        Ok(match key_only {
-            true => RuleColumns {
-                key: rule
-                    .key
-                    .iter()
-                    .map(|k| column(&k.column).map(|a| (a, k.ignore_case)))
-                    .collect::<Result<_, _>>()?,
-                keep: Vec::new(),
-            },
-            false => RuleColumns {
-                key: Vec::new(),
-                keep: rule.keep.iter().map(|c| column(c)).collect::<Result<_, _>>()?,
-            },
-        })
+/// Row `i` of a rule column, lower-cased if `ignore_case`; `None` for NULL.
+fn value(array: &ArrayRef, i: usize, ignore_case: bool) -> Option<Value> {
+    if array.is_null(i) {
+        return None;
     }
-
-    fn value(array: &ArrayRef, i: usize, ignore_case: bool) -> Option<Value> {
-        if array.is_null(i) {
-            return None;
+    Some(match array.data_type() {
+        DataType::Utf8 => {
+            let text = array.as_string::<i32>().value(i);
+            Value::Str(if ignore_case {
+                text.to_lowercase()
+            } else {
+                text.to_string()
+            })
         }
-        Some(match array.data_type() {
-            DataType::Utf8 => {
-                let text = array.as_string::<i32>().value(i);
-                Value::Str(if ignore_case {
-                    text.to_lowercase()
-                } else {
-                    text.to_string()
-                })
-            }
-            DataType::Int64 => Value::Int(array.as_primitive::<Int64Type>().value(i)),
-            DataType::Int32 => Value::Int(i64::from(array.as_primitive::<Int32Type>().value(i))),
-            DataType::Int16 => Value::Int(i64::from(array.as_primitive::<Int16Type>().value(i))),
-            _ => Value::Int(i64::from(array.as_primitive::<Int8Type>().value(i))),
-        })
+        DataType::Int64 => Value::Int(array.as_primitive::<Int64Type>().value(i)),
+        DataType::Int32 => Value::Int(i64::from(array.as_primitive::<Int32Type>().value(i))),
+        DataType::Int16 => Value::Int(i64::from(array.as_primitive::<Int16Type>().value(i))),
+        _ => Value::Int(i64::from(array.as_primitive::<Int8Type>().value(i))),
+    })
+}
+
+/// The key columns of the duplicate rule in a batch, with whether case is ignored.
+struct KeyColumns(Vec<(ArrayRef, bool)>);
+
+impl KeyColumns {
+    fn of(batch: &RecordBatch, rule: &Duplicates) -> Result<KeyColumns, LakeError> {
+        rule.key
+            .iter()
+            .map(|k| rule_column(batch, &k.column).map(|a| (a, k.ignore_case)))
+            .collect::<Result<_, _>>()
+            .map(KeyColumns)
     }
 
     /// The duplicate key of row `i`.
     fn key(&self, i: usize) -> Vec<Option<Value>> {
-        self.key
+        self.0
             .iter()
-            .map(|(a, ignore_case)| Self::value(a, i, *ignore_case))
+            .map(|(a, ignore_case)| value(a, i, *ignore_case))
             .collect()
+    }
+}
+
+/// The keep-order columns of the duplicate rule in a batch.
+struct KeepColumns(Vec<ArrayRef>);
+
+impl KeepColumns {
+    fn of(batch: &RecordBatch, rule: &Duplicates) -> Result<KeepColumns, LakeError> {
+        rule.keep
+            .iter()
+            .map(|c| rule_column(batch, c))
+            .collect::<Result<_, _>>()
+            .map(KeepColumns)
     }
 
     /// Where row `i` sorts among its key's rows: ascending, NULLs last (as Athena sorts).
-    fn keep_order(&self, i: usize) -> Vec<(bool, Option<Value>)> {
-        self.keep
+    fn order(&self, i: usize) -> Vec<(bool, Option<Value>)> {
+        self.0
             .iter()
             .map(|a| {
-                let v = Self::value(a, i, false);
+                let v = value(a, i, false);
                 (v.is_none(), v)
             })
             .collect()

@@ -114,6 +114,8 @@ pub struct Batcher {
     count: usize,
     bytes: usize,
     next_id: u64,
+    /// `approximateArrivalTimestamp` of the batch being built: when its first event came.
+    arrival_ms: i64,
     /// Records taken so far.
     pub records: u64,
     /// Event bytes taken so far.
@@ -135,6 +137,7 @@ impl Batcher {
             count: 0,
             bytes: 0,
             next_id: 0,
+            arrival_ms: 0,
             records: 0,
             bytes_in: 0,
             invocations: 0,
@@ -145,6 +148,7 @@ impl Batcher {
     /// Adds an event; returns the transformed batch when the buffer is full.
     pub fn push(&mut self, event: &[u8]) -> Result<Option<TransformedBatch>, LakeError> {
         if self.count == 0 {
+            self.arrival_ms = chrono::Utc::now().timestamp_millis();
             self.body.clear();
             self.body.extend_from_slice(br#"{"invocationId":"local-"#);
             self.body.extend_from_slice(self.invocations.to_string().as_bytes());
@@ -155,11 +159,10 @@ impl Batcher {
             self.body.push(b',');
         }
         self.next_id += 1;
-        let arrival_ms = chrono::Utc::now().timestamp_millis();
         self.body.extend_from_slice(
             format!(
-                r#"{{"recordId":"{:020}","approximateArrivalTimestamp":{arrival_ms},"data":""#,
-                self.next_id
+                r#"{{"recordId":"{:020}","approximateArrivalTimestamp":{},"data":""#,
+                self.next_id, self.arrival_ms
             )
             .as_bytes(),
         );
@@ -420,8 +423,8 @@ impl<'s> Delivery<'s> {
             self.summary.write_time += time;
         }
         let t_write = Instant::now();
-        let table = self.converter.table().clone();
-        self.summary.error_files = std::mem::take(&mut self.errors).write(&table, self.store, &mut self.names)?;
+        self.summary.error_files =
+            std::mem::take(&mut self.errors).write(self.converter.table(), self.store, &mut self.names)?;
         self.summary.write_time += t_write.elapsed();
         let mut s = self.summary;
         s.records += batcher.records;

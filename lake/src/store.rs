@@ -22,9 +22,17 @@ pub struct LakeStore {
     store: Arc<dyn ObjectStore>,
     /// Key prefix of the root inside `store` (`""` or `dir/`).
     root: String,
-    /// The URL under which query engines find `store` (`file:///…/` or `s3://bucket/`).
-    url: String,
+    /// Where query engines find the lake: a directory, or a bucket.
+    place: Place,
     runtime: tokio::runtime::Runtime,
+}
+
+/// Where a lake is, as a query engine finds it.
+enum Place {
+    /// This directory (canonical).
+    Dir(std::path::PathBuf),
+    /// A bucket, registered under its URL (`s3://bucket/`).
+    Bucket(String),
 }
 
 impl std::fmt::Debug for LakeStore {
@@ -69,7 +77,7 @@ impl LakeStore {
                 } else {
                     format!("{prefix}/")
                 },
-                url: format!("s3://{bucket}/"),
+                place: Place::Bucket(format!("s3://{bucket}/")),
                 location: text,
                 store,
                 runtime,
@@ -104,7 +112,7 @@ impl LakeStore {
         }
         let store = object_store::local::LocalFileSystem::new_with_prefix(&dir).map_err(|e| open_error(&e))?;
         Ok(LakeStore {
-            url: format!("file://{}/", dir.display()),
+            place: Place::Dir(dir),
             location: text,
             store: Arc::new(store),
             root: String::new(),
@@ -117,16 +125,45 @@ impl LakeStore {
         &self.location
     }
 
-    /// Whether the lake is a local directory.
-    pub fn is_local(&self) -> bool {
-        self.url.starts_with("file://")
+    /// Opens the lake of `storage` at `location`, which must hold its events prefix: a
+    /// directory that does not exist, or one without events, is [`LakeError::NoLake`]; an
+    /// unusable bucket says why ([`LakeError::Open`]).
+    pub fn open_lake(location: &Path, storage: &eventlake_glue_schema::Storage) -> Result<LakeStore, LakeError> {
+        let no_lake = || LakeError::NoLake {
+            location: location.display().to_string(),
+            prefix: storage.events_prefix.clone(),
+        };
+        let store = LakeStore::open_existing(location).map_err(|e| match e {
+            LakeError::Open { .. } if !location.to_string_lossy().contains("://") => no_lake(),
+            other => other,
+        })?;
+        match store.has_any(&storage.events_prefix)? {
+            true => Ok(store),
+            false => Err(no_lake()),
+        }
     }
 
-    /// The object store and the URL a query engine registers it under (`file:///dir/` or
-    /// `s3://bucket/`), with the URL of `key` in it: `(store, store_url, url_of_key)`.
-    pub fn object_store(&self, key: &str) -> (Arc<dyn ObjectStore>, String, String) {
-        let of_key = format!("{}{}{key}", self.url, self.root);
-        (self.store.clone(), self.url.clone(), of_key)
+    /// Whether the lake is a local directory.
+    pub fn is_local(&self) -> bool {
+        matches!(self.place, Place::Dir(_))
+    }
+
+    /// Where a query engine finds the objects below `prefix`: a directory path for a local
+    /// lake (the engine's own local file system), a URL in the bucket for S3.
+    pub fn table_location(&self, prefix: &str) -> String {
+        match &self.place {
+            Place::Dir(dir) => format!("{}/", dir.join(prefix).display()),
+            Place::Bucket(url) => format!("{url}{}{prefix}", self.root),
+        }
+    }
+
+    /// For an S3 lake, the bucket's URL (`s3://bucket/`) and its store, for a query engine to
+    /// register; `None` for a directory.
+    pub fn bucket_store(&self) -> Option<(String, Arc<dyn ObjectStore>)> {
+        match &self.place {
+            Place::Dir(_) => None,
+            Place::Bucket(url) => Some((url.clone(), self.store.clone())),
+        }
     }
 
     fn path(&self, key: &str) -> ObjectPath {

@@ -187,11 +187,6 @@ impl PartitionWriter {
         self.out = FileOut::Inline;
     }
 
-    /// What it has written so far.
-    pub fn stats(&self) -> &WriteStats {
-        &self.stats
-    }
-
     /// Appends a row to the partition (`event_type`, `created_date`), with the size of its
     /// JSON record for the buffer bounds, writing files into `store` when a bound is reached.
     pub fn push(
