@@ -71,9 +71,15 @@ pub const DEMO_MARKER: &str = ".eventlake-demo";
 
 /// What a demo writes into its lake, and so removes before it runs again: the table's
 /// events, errors and curated prefixes.
-fn demo_parts(table: &Table) -> [&str; 3] {
+fn demo_parts(table: &Table) -> [&str; 4] {
     let s = &table.storage;
-    [&s.events_prefix, &s.errors_prefix, &s.curated_prefix].map(|p| p.trim_end_matches('/'))
+    [
+        s.events_prefix.as_str(),
+        &s.errors_prefix,
+        &s.curated_prefix,
+        eventlake_lake::layout::STATE_PREFIX,
+    ]
+    .map(|p| p.trim_end_matches('/'))
 }
 
 /// Makes `lake` an empty demo lake: refuses a lake the demo did not make (one with events,
@@ -129,12 +135,8 @@ pub fn demo(options: &DemoOptions, out: &mut impl Write) -> Result<DeliverySumma
         options.events,
         options.lake.display()
     )?;
-    let bar = indicatif::ProgressBar::new(options.events);
-    if let Ok(style) =
-        indicatif::ProgressStyle::with_template("replay {bar:30} {pos}/{len} events ({per_sec}, {eta} left)")
-    {
-        bar.set_style(style);
-    }
+    let progress =
+        crate::progress::Progress::new("replay", Some(options.events), crate::progress::Unit::Count("events"));
     let reader = GeneratorReader {
         generator: Generator::new(Catalog::embedded(), generate),
         line: Vec::new(),
@@ -143,8 +145,12 @@ pub fn demo(options: &DemoOptions, out: &mut impl Write) -> Result<DeliverySumma
     let mut input = std::io::BufReader::with_capacity(1 << 20, reader);
     let mut replay_options = ReplayOptions::new(&options.lake);
     replay_options.delivery.transform = crate::transform_config()?;
-    let summary = replay(&mut input, &replay_options, &|records, _| bar.set_position(records))?;
-    bar.finish_and_clear();
+    replay_options.input = format!("eventlake demo --events {} --seed {}", options.events, options.seed);
+    let replayed = replay(&mut input, &replay_options, &|records, bytes| {
+        progress.set(records, bytes)
+    })?;
+    progress.finish();
+    let summary = replayed.summary;
     writeln!(out, "{}", crate::report::replay(&summary))?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

@@ -6,6 +6,7 @@ pub mod generate;
 pub mod invoke;
 #[cfg(feature = "produce")]
 pub mod produce;
+pub mod progress;
 pub mod query;
 pub mod report;
 pub mod schema;
@@ -59,6 +60,9 @@ pub enum CliError {
     /// `produce` cannot go on: no such stream, no credentials, access denied, bad flags.
     #[error("{0}")]
     Produce(String),
+    /// A replay stopped on Ctrl-C, after printing what the lake holds (exit status 130).
+    #[error("interrupted")]
+    Interrupted,
     /// Generated files differ from what the schema and catalog generate.
     #[error("{count} generated file(s) are out of date ({files}): run `just schema`")]
     SchemaDrift {

@@ -7,6 +7,9 @@ use clap::{Parser, Subcommand};
 use eventlake::generate::{write_events, GenerateOptions};
 use eventlake::invoke::Output;
 use eventlake::{read_input, read_input_bytes, transform_config, CliError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use eventlake_lake::ReplayOptions;
 
 /// eventlake: Kinesis events to a query-ready data lake.
@@ -70,6 +73,13 @@ enum Command {
         /// Delivery stream name at the start of object names (tells backfills apart).
         #[arg(long, default_value = "eventlake-local")]
         stream: String,
+        /// MiB of input between checkpoints (1 to 4096): an interrupted replay resumes from
+        /// its last one when run again.
+        #[arg(long, default_value_t = 128.0, value_parser = checkpoint_mib)]
+        checkpoint_mb: f64,
+        /// Replay even if the lake already holds this whole replay (its rows are written again).
+        #[arg(long)]
+        again: bool,
     },
     /// The curated table: merge raw partitions into curated/ so each (event_uuid, created_at)
     /// appears once, in one file per partition. Idempotent; safe to re-run for any date.
@@ -228,6 +238,11 @@ fn s3_buffer_mib(s: &str) -> Result<f64, String> {
     mib_in(s, 1.0, 128.0)
 }
 
+/// A replay's segment between checkpoints: 1 to 4096 MiB.
+fn checkpoint_mib(s: &str) -> Result<f64, String> {
+    mib_in(s, 1.0, 4096.0)
+}
+
 #[cfg(feature = "produce")]
 fn positive(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
@@ -238,23 +253,6 @@ fn positive(s: &str) -> Result<f64, String> {
 
 fn mib(v: f64) -> usize {
     (v * 1024.0 * 1024.0) as usize
-}
-
-/// A progress bar on stderr for `total` bytes (hidden when stderr is not a terminal).
-fn progress_bar(total: Option<u64>, what: &str) -> indicatif::ProgressBar {
-    let bar = match total {
-        Some(t) => indicatif::ProgressBar::new(t),
-        None => indicatif::ProgressBar::new_spinner(),
-    };
-    let template = if total.is_some() {
-        format!("{what} {{bar:30}} {{bytes}}/{{total_bytes}} ({{bytes_per_sec}}, {{eta}} left)")
-    } else {
-        format!("{what} {{spinner}} {{bytes}} ({{bytes_per_sec}})")
-    };
-    if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
-        bar.set_style(style);
-    }
-    bar
 }
 
 /// Ctrl-C, watched from the moment this is created (SIGINT on Unix).
@@ -407,11 +405,15 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| default_filter.into()),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a terminal: a log file or a pipe gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .without_time()
         .init();
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
+        // The account of what is in the lake is already printed.
+        Err(CliError::Interrupted) => ExitCode::from(130),
         Err(e) => {
             eprintln!("eventlake: {e}");
             ExitCode::FAILURE
@@ -447,7 +449,25 @@ fn run(command: Command) -> Result<(), CliError> {
             batch_mb,
             file_mb,
             stream,
-        } => replay_command(input, errors, lake, table, batch_mb, file_mb, stream),
+            checkpoint_mb,
+            again,
+        } => {
+            let mut options = ReplayOptions::new(&lake);
+            let delivery = &mut options.delivery;
+            delivery.stream = stream;
+            delivery.batch_bytes = mib(batch_mb).max(1);
+            delivery.flush_bytes = mib(file_mb).max(1);
+            delivery.transform = transform_config()?;
+            if let Some(path) = &table {
+                delivery.table = eventlake_glue_schema::Table::from_json(&read_input(Some(path))?)?;
+            }
+            options.checkpoint_bytes = mib(checkpoint_mb).max(1);
+            options.again = again;
+            match (input, errors) {
+                (_, Some(dir)) => redrive_command(&dir, &options),
+                (input, None) => replay_command(input.unwrap_or_else(|| "-".into()), options),
+            }
+        }
         Command::Compact {
             lake,
             date,
@@ -553,55 +573,107 @@ fn generate(events: u64, mix: EventMix, start: u64, output: Option<PathBuf>) -> 
     Ok(())
 }
 
-/// `eventlake replay`: events (or error objects, `--errors`) through the emulated delivery stream into a lake.
-fn replay_command(
-    input: Option<PathBuf>,
-    errors: Option<PathBuf>,
-    lake: PathBuf,
-    table: Option<PathBuf>,
-    batch_mb: f64,
-    file_mb: f64,
-    stream: String,
-) -> Result<(), CliError> {
-    if !stream
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
-        || stream.is_empty()
+/// Checks a `--stream` name: it starts every object name.
+fn check_stream(stream: &str) -> Result<(), CliError> {
+    if stream.is_empty()
+        || !stream
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
     {
         return Err(CliError::Flag(format!(
             "--stream {stream:?}: use letters, digits, '-', '_' and '.' (it starts every object name)"
         )));
     }
-    let mut options = ReplayOptions::new(&lake);
-    let delivery = &mut options.delivery;
-    delivery.stream = stream;
-    delivery.batch_bytes = mib(batch_mb).max(1);
-    delivery.flush_bytes = mib(file_mb).max(1);
-    delivery.transform = transform_config()?;
-    if let Some(path) = &table {
-        delivery.table = eventlake_glue_schema::Table::from_json(&read_input(Some(path))?)?;
-    }
-    let summary = match (input, errors) {
-        (_, Some(dir)) => eventlake_lake::redrive(&dir, &options)?,
-        (Some(path), None) if path.as_os_str() != "-" => {
-            let file = std::fs::File::open(&path).map_err(|source| CliError::ReadInput {
-                path: path.clone(),
-                source,
-            })?;
-            let bar = progress_bar(file.metadata().ok().map(|m| m.len()), "replay");
-            let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
-            let s = eventlake_lake::replay(&mut reader, &options, &|_, n| bar.set_position(n))?;
-            bar.finish_and_clear();
-            s
-        }
-        _ => {
-            let bar = progress_bar(None, "replay");
-            let s = eventlake_lake::replay(&mut std::io::stdin().lock(), &options, &|_, n| bar.set_position(n))?;
-            bar.finish_and_clear();
-            s
-        }
+    Ok(())
+}
+
+/// `eventlake replay --input`: events through the emulated delivery stream into a lake,
+/// resumable, Ctrl-C committing what is in flight.
+fn replay_command(input: PathBuf, mut options: ReplayOptions) -> Result<(), CliError> {
+    check_stream(&options.delivery.stream)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    options.stop = Some(stop.clone());
+    watch_ctrl_c(stop)?;
+    let result = if input.as_os_str() == "-" {
+        options.input = "-".into();
+        let progress = eventlake::progress::Progress::new("replay", None, eventlake::progress::Unit::Bytes);
+        let r = eventlake_lake::replay(&mut std::io::stdin().lock(), &options, &|records, n| {
+            progress.set(records, n)
+        });
+        progress.finish();
+        r
+    } else {
+        let file = std::fs::File::open(&input).map_err(|source| CliError::ReadInput {
+            path: input.clone(),
+            source,
+        })?;
+        options.input = input.canonicalize().unwrap_or(input.clone()).display().to_string();
+        let progress = eventlake::progress::Progress::new(
+            "replay",
+            file.metadata().ok().map(|m| m.len()),
+            eventlake::progress::Unit::Bytes,
+        );
+        let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+        let r = eventlake_lake::replay(&mut reader, &options, &|records, n| progress.set(records, n));
+        progress.finish();
+        r
     };
+    match result {
+        Ok(replayed) => {
+            print!("{}", eventlake::report::replayed(&replayed, &options));
+            match replayed.state {
+                eventlake_lake::ReplayState::Interrupted => Err(CliError::Interrupted),
+                _ => Ok(()),
+            }
+        }
+        Err(e) => {
+            // What the lake holds, before the one-line error.
+            if let Ok(Some(manifest)) = eventlake_lake::committed(&options) {
+                eprint!("{}", eventlake::report::committed_account(&manifest, &options));
+            }
+            Err(e.into())
+        }
+    }
+}
+
+/// `eventlake replay --errors`: the records of error objects through the delivery again.
+fn redrive_command(errors: &std::path::Path, options: &ReplayOptions) -> Result<(), CliError> {
+    check_stream(&options.delivery.stream)?;
+    let summary = eventlake_lake::redrive(errors, options)?;
     print!("{}", eventlake::report::replay(&summary));
+    Ok(())
+}
+
+/// Watches for Ctrl-C (SIGINT): the first sets `stop`, so that the replay commits what is in
+/// flight and says how to resume; a second ends the process at once (what was committed
+/// stays, and the same command still resumes).
+#[cfg(unix)]
+fn watch_ctrl_c(stop: Arc<AtomicBool>) -> Result<(), CliError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::WriteOutput)?;
+    // The handler is installed before the replay starts, so no Ctrl-C is missed.
+    let mut signal = runtime
+        .block_on(async { tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) })
+        .map_err(|e| CliError::Flag(format!("cannot watch for Ctrl-C: {e}")))?;
+    std::thread::spawn(move || {
+        runtime.block_on(async {
+            while signal.recv().await.is_some() {
+                if stop.swap(true, Ordering::SeqCst) {
+                    eprintln!("eventlake: stopped at once; what was committed stays, and the same command resumes");
+                    std::process::exit(130);
+                }
+                eprintln!("eventlake: stopping: finishing the batches in flight (Ctrl-C again to quit at once)");
+            }
+        })
+    });
+    Ok(())
+}
+
+/// Elsewhere Ctrl-C ends the process as it always does; the same command still resumes.
+#[cfg(not(unix))]
+fn watch_ctrl_c(_stop: Arc<AtomicBool>) -> Result<(), CliError> {
     Ok(())
 }
 
@@ -613,15 +685,9 @@ fn compact(lake: PathBuf, date: Option<chrono::NaiveDate>, lookback_days: u32) -
         lookback_days,
         table: eventlake_glue_schema::Table::embedded().clone(),
     };
-    let bar = indicatif::ProgressBar::new(0);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("compact {bar:30} {pos}/{len} partitions") {
-        bar.set_style(style);
-    }
-    let summary = eventlake_lake::compact(&options, &|done, all| {
-        bar.set_length(all as u64);
-        bar.set_position(done as u64);
-    })?;
-    bar.finish_and_clear();
+    let progress = eventlake::progress::Progress::new("compact", None, eventlake::progress::Unit::Count("partitions"));
+    let summary = eventlake_lake::compact(&options, &|done, all| progress.set_of(done as u64, all as u64))?;
+    progress.finish();
     print!("{}", eventlake::report::compact(&summary));
     Ok(())
 }

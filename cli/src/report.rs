@@ -1,6 +1,66 @@
 //! What the lake commands print: a few readable lines per summary.
 
-use eventlake_lake::{CompactSummary, DeliverySummary};
+use eventlake_lake::{CompactSummary, DeliverySummary, Manifest, ReplayOptions, ReplayState, Replayed};
+
+/// What a replay did, and what the lake holds now: its summary, then whether it resumed an
+/// interrupted run, was interrupted itself (and how to finish it), or had nothing to do.
+pub fn replayed(r: &Replayed, options: &ReplayOptions) -> String {
+    let lake = options.lake.display();
+    let input = input_name(&options.input);
+    let c = &r.committed;
+    if r.state == ReplayState::AlreadyComplete {
+        return format!(
+            "already replayed: {lake} holds all {} records of {input} ({} rows); nothing changed.\nPass --again to replay it again (its rows are then in the lake twice, until compaction).\n",
+            c.lines, r.summary.written.rows
+        );
+    }
+    let mut out = String::new();
+    if let Some(from) = &r.resumed {
+        out.push_str(&format!(
+            "resumed: the lake held the first {} records ({:.1} MB) of {input}; {} objects of the interrupted run removed\n",
+            from.lines,
+            from.bytes as f64 / 1e6,
+            r.removed
+        ));
+    }
+    out.push_str(&replay(&r.summary));
+    if r.state == ReplayState::Interrupted {
+        out.push_str(&format!(
+            "interrupted: {lake} holds the first {} records ({:.1} MB) of {input}, counted above.\nRun the same command again to finish the replay.\n",
+            c.lines,
+            c.bytes as f64 / 1e6
+        ));
+    }
+    out
+}
+
+/// A replay's input as messages name it.
+fn input_name(input: &str) -> &str {
+    match input {
+        "-" => "stdin",
+        path => path,
+    }
+}
+
+/// After a replay failed: what of it the lake holds (from its manifest), and how to resume.
+pub fn committed_account(m: &Manifest, options: &ReplayOptions) -> String {
+    let lake = options.lake.display();
+    let input = input_name(&m.input);
+    if m.committed.lines == 0 {
+        return format!(
+            "the replay stopped before its first checkpoint: nothing of {input} is in {lake} (what it wrote is removed when the same command runs again)\n"
+        );
+    }
+    format!(
+        "the replay stopped: {lake} holds the first {} records ({:.1} MB) of {input}: {} rows in {} Parquet files, {} rejected, {} conversion failures; fix the cause and run the same command again to resume\n",
+        m.committed.lines,
+        m.committed.bytes as f64 / 1e6,
+        m.summary.written.rows,
+        m.summary.written.files,
+        m.summary.rejected_total(),
+        m.summary.conversion_failed,
+    )
+}
 
 /// The summary of a replay or re-drive.
 pub fn replay(s: &DeliverySummary) -> String {

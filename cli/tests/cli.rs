@@ -141,19 +141,30 @@ fn lake_commands_fail_with_one_readable_line() {
         &eventlake(&["query", "--lake", "/no/such/lake", "SELECT 1"], b""),
         "no lake at /no/such/lake",
     );
-    // A Parquet object that cannot be written (here `events` is a file, not a folder): the
-    // encoder stage's own error, on one line, naming the object.
+    // A Parquet object that cannot be written (here `events` is a file, not a folder): what
+    // the lake holds of the replay, then the encoder stage's own error, on one line, naming
+    // the object.
     let blocked = std::env::temp_dir().join(format!("eventlake-cli-blocked-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&blocked);
     std::fs::create_dir_all(&blocked).unwrap();
     std::fs::write(blocked.join("events"), b"not a folder").unwrap();
     let event = br#"{"event_uuid":"0f8fad5b-d9cb-469f-a165-70867728950e","event_name":"a:b","created_at":1710670500}"#;
-    assert_one_line_error(
-        &eventlake(&["replay", "--input", "-", "--lake", blocked.to_str().unwrap()], event),
-        &format!(
-            "cannot write {}/events/event_type=a/created_date=2024-03-17/",
-            blocked.display()
-        ),
+    let out = eventlake(&["replay", "--input", "-", "--lake", blocked.to_str().unwrap()], event);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(
+        lines[0].starts_with("the replay stopped before its first checkpoint: nothing of stdin is in"),
+        "{err}"
+    );
+    let written = format!(
+        "cannot write {}/events/event_type=a/created_date=2024-03-17/",
+        blocked.display()
+    );
+    assert!(
+        lines[1].starts_with("eventlake: ") && lines[1].contains(&written),
+        "{err}"
     );
     std::fs::remove_dir_all(&blocked).unwrap();
     assert_one_line_error(

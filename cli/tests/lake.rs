@@ -194,7 +194,9 @@ fn replay_generated(name: &str, options: GenerateOptions) -> Replayed {
     let lake = dir.join("lake");
     let events: Vec<String> = Generator::new(Catalog::embedded(), options).collect();
     let input = events.join("\n") + "\n";
-    let summary = replay(&mut input.as_bytes(), &small_batches(&lake), &|_, _| {}).unwrap();
+    let summary = replay(&mut input.as_bytes(), &small_batches(&lake), &|_, _| {})
+        .unwrap()
+        .summary;
     Replayed {
         dir,
         lake,
@@ -286,7 +288,9 @@ fn records_that_do_not_fit_the_table_go_to_format_conversion_failed_and_redrive_
         },
     )
     .collect();
-    let summary = replay(&mut (events.join("\n") + "\n").as_bytes(), &options, &|_, _| {}).unwrap();
+    let summary = replay(&mut (events.join("\n") + "\n").as_bytes(), &options, &|_, _| {})
+        .unwrap()
+        .summary;
     assert_eq!(summary.conversion_failed, 300);
     assert_eq!(summary.written.rows, 0);
     let failed = error_records(&lake, "format-conversion-failed");
@@ -331,7 +335,9 @@ fn events_athena_could_never_show_are_kept_under_processing_failed_with_the_boun
         .map(event)
         .join("\n")
         + "\n";
-    let summary = replay(&mut input.as_bytes(), &ReplayOptions::new(&lake), &|_, _| {}).unwrap();
+    let summary = replay(&mut input.as_bytes(), &ReplayOptions::new(&lake), &|_, _| {})
+        .unwrap()
+        .summary;
     assert_eq!((summary.records, summary.rejected_total()), (4, 2));
     let reasons: BTreeSet<String> = error_records(&lake, "processing-failed")
         .iter()
@@ -354,7 +360,9 @@ fn redriving_processing_failures_runs_them_through_the_transform_again() {
     let dir = temp_dir("redrive");
     let lake = dir.join("lake");
     let input = b"{\"event_uuid\":\"0f8fad5b-d9cb-469f-a165-70867728950e\",\"event_name\":\"a\",\"created_at\":1710670500123}\n\nnot json\n";
-    let summary = replay(&mut &input[..], &ReplayOptions::new(&lake), &|_, _| {}).unwrap();
+    let summary = replay(&mut &input[..], &ReplayOptions::new(&lake), &|_, _| {})
+        .unwrap()
+        .summary;
     assert_eq!(
         (summary.records, summary.rejected_total()),
         (3, 3),
@@ -465,14 +473,20 @@ fn compaction_keys_events_by_uuid_and_created_at_like_events_unique_across_event
     // One event sent twice under two names (two event types), in separate invocations, and
     // a different event with the same uuid at another time.
     let u = "0f8fad5b-d9cb-469f-a165-70867728950e";
-    for line in [
+    let later = format!(r#"{{"event_uuid":"{u}","event_name":"cart:item_added","created_at":1710670501}}"#);
+    // Three inputs, three replays (each its own name: a replay is known by its input).
+    for (n, line) in [
         event(u, "payment:order:completed"),
         event(&u.to_uppercase(), "cart:item_added"),
-    ] {
-        replay(&mut (line + "\n").as_bytes(), &ReplayOptions::new(&lake), &|_, _| {}).unwrap();
+        later,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut options = ReplayOptions::new(&lake);
+        options.input = format!("input-{n}");
+        replay(&mut (line + "\n").as_bytes(), &options, &|_, _| {}).unwrap();
     }
-    let later = format!(r#"{{"event_uuid":"{u}","event_name":"cart:item_added","created_at":1710670501}}"#);
-    replay(&mut (later + "\n").as_bytes(), &ReplayOptions::new(&lake), &|_, _| {}).unwrap();
     assert_eq!(read_lake(&lake).len(), 3, "delivered three times");
     compact_lake(&lake, None, 0);
     let (rows, _) = read_curated(&lake);
@@ -498,13 +512,10 @@ fn compaction_keys_events_by_uuid_and_created_at_like_events_unique_across_event
 fn compaction_keeps_each_event_once_in_fewer_larger_files_and_is_idempotent() {
     // Cross-batch duplicates in the corpus, and the whole corpus delivered twice (a retry).
     let r = generate_and_replay("compact", 3000, 21, 0.05, 0.01);
-    let again = replay(
-        &mut (r.events.join("\n") + "\n").as_bytes(),
-        &small_batches(&r.lake),
-        &|_, _| {},
-    )
-    .unwrap();
-    assert_eq!(again.ok, r.summary.ok);
+    let mut options = small_batches(&r.lake);
+    options.again = true; // the same replay a second time, on purpose
+    let again = replay(&mut (r.events.join("\n") + "\n").as_bytes(), &options, &|_, _| {}).unwrap();
+    assert_eq!(again.summary.ok, r.summary.ok);
     let raw = read_lake(&r.lake);
     let unique: BTreeSet<(String, i64)> = raw
         .iter()

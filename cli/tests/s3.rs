@@ -1,6 +1,8 @@
 //! `replay --lake s3://…` against a real S3 protocol peer: moto's server on loopback
 //! (`pip install "moto[server]"`; `just test` installs it). The objects written to S3 must be
-//! exactly what a local replay of the same input writes, key layout included.
+//! exactly what a local replay of the same input writes, key layout included; and a replay
+//! killed (by a fault hook, SIGKILL or Ctrl-C) then run again ends as one uninterrupted run,
+//! on a directory and on S3.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -461,5 +463,329 @@ fn redrive_compaction_and_query_work_on_s3_as_on_a_directory() {
         "{redriven:?}"
     );
     assert!(objects.keys().any(|k| k.starts_with("curated/event_type=")));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The flags of the resume tests: small batches, files and segments, so that a 20k-event
+/// input has a dozen checkpoints.
+const SMALL: [&str; 6] = ["--batch-mb", "0.2", "--file-mb", "1", "--checkpoint-mb", "1"];
+
+/// An input for the resume tests: generated events with duplicates and invalid ones, and a
+/// line Kinesis would not take (over 1 MiB) in the middle.
+fn resume_input(dir: &Path) -> PathBuf {
+    let options = GenerateOptions {
+        events: 20_000,
+        seed: 5,
+        duplicates: 0.03,
+        invalid: 0.01,
+        ..GenerateOptions::default()
+    };
+    let mut events: Vec<String> = Generator::new(Catalog::embedded(), options).collect();
+    events.insert(
+        9_000,
+        format!(r#"{{"event_name":"a:b","blob":"{}"}}"#, "x".repeat(1_100_000)),
+    );
+    let input = dir.join("events.ndjson");
+    std::fs::write(&input, events.join("\n") + "\n").unwrap();
+    input
+}
+
+fn replay_args<'a>(input: &'a str, lake: &'a str) -> Vec<&'a str> {
+    let mut args = vec!["replay", "--input", input, "--lake", lake];
+    args.extend(SMALL);
+    args
+}
+
+/// The summary's counts that must match between an uninterrupted run and a resumed one.
+fn counts(stdout: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter(|l| {
+            [
+                "records in:",
+                "ok:",
+                "duplicates dropped:",
+                "rejected:",
+                "record_too_large:",
+                "rows written:",
+            ]
+            .iter()
+            .any(|p| l.trim_start().starts_with(p))
+        })
+        .map(|l| l.split(" in ").next().unwrap().to_string())
+        .collect()
+}
+
+/// What must be equal between two lakes: every row, every reject, and no staging file.
+fn assert_same_lake(reference: &BTreeMap<String, Vec<u8>>, lake: &BTreeMap<String, Vec<u8>>, what: &str) {
+    assert!(
+        lake.keys().all(|k| !k.contains('#')),
+        "{what}: staging files left: {:?}",
+        lake.keys()
+    );
+    let (a, b) = (rows(reference), rows(lake));
+    assert_eq!(a.len(), b.len(), "{what}: row count");
+    assert!(a == b, "{what}: rows differ");
+    let (a, b) = (error_lines(reference), error_lines(lake));
+    assert_eq!(a.len(), b.len(), "{what}: reject count");
+    assert!(a == b, "{what}: rejects differ");
+}
+
+#[test]
+fn an_interrupted_replay_run_again_ends_as_one_uninterrupted_run_on_a_directory_and_on_s3() {
+    let moto = Moto::start();
+    moto.create_bucket("resume");
+    let dir = temp_dir("resume");
+    let input = resume_input(&dir);
+    let input = input.to_str().unwrap();
+    let reference = dir.join("reference");
+    let once = eventlake(&replay_args(input, reference.to_str().unwrap()), &[]);
+    assert!(once.status.success(), "{}", String::from_utf8_lossy(&once.stderr));
+    let reference_objects = local_objects(&reference);
+    assert!(
+        error_lines(&reference_objects)
+            .iter()
+            .any(|l| l.contains("record_too_large")),
+        "the oversized line is kept with its reason"
+    );
+    // Killed (abort, as SIGKILL: no cleanup) after the N-th object write, at several points
+    // of the run: at once, inside a segment, late.
+    for (n, lake) in [
+        (1, dir.join("dir-1").display().to_string()),
+        (7, dir.join("dir-7").display().to_string()),
+        (60, dir.join("dir-60").display().to_string()),
+        (5, "s3://resume/lake-5".to_string()),
+        (40, "s3://resume/lake-40".to_string()),
+    ] {
+        let mut env = moto.env().to_vec();
+        env.push(("EVENTLAKE_FAULT_ABORT_AFTER_PUTS", n.to_string()));
+        let killed = eventlake(&replay_args(input, &lake), &env);
+        assert!(!killed.status.success(), "{lake}: the fault hook aborts the run");
+        let again = eventlake(&replay_args(input, &lake), &moto.env());
+        assert!(
+            again.status.success(),
+            "{lake}: {}",
+            String::from_utf8_lossy(&again.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&again.stdout);
+        assert!(
+            stdout.starts_with("resumed: the lake held the first "),
+            "{lake}: {stdout}"
+        );
+        assert_eq!(
+            counts(&again.stdout),
+            counts(&once.stdout),
+            "{lake}: the summary counts the whole replay"
+        );
+        let objects = match lake.strip_prefix("s3://resume/") {
+            Some(prefix) => moto.objects("resume", prefix),
+            None => local_objects(Path::new(&lake)),
+        };
+        assert_same_lake(&reference_objects, &objects, &lake);
+        // Once more: complete, so nothing changes, and it says so.
+        let third = eventlake(&replay_args(input, &lake), &moto.env());
+        assert!(third.status.success());
+        assert!(
+            String::from_utf8_lossy(&third.stdout).starts_with("already replayed: "),
+            "{}",
+            String::from_utf8_lossy(&third.stdout)
+        );
+        let after = match lake.strip_prefix("s3://resume/") {
+            Some(prefix) => moto.objects("resume", prefix),
+            None => local_objects(Path::new(&lake)),
+        };
+        assert_eq!(
+            after
+                .keys()
+                .filter(|k| !k.starts_with("_eventlake/"))
+                .collect::<Vec<_>>(),
+            objects
+                .keys()
+                .filter(|k| !k.starts_with("_eventlake/"))
+                .collect::<Vec<_>>(),
+            "{lake}: a complete replay run again writes nothing"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The committed segments of the replay in the directory lake `lake`, from its manifest.
+fn committed_segments(lake: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(lake.join("_eventlake/replays")) else {
+        return 0;
+    };
+    entries
+        .filter_map(|e| std::fs::read(e.ok()?.path()).ok())
+        .filter_map(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .filter_map(|m| m["committed"]["segments"].as_u64())
+        .max()
+        .unwrap_or(0)
+}
+
+/// Starts a replay into `lake` and waits until it has committed `segments` checkpoints.
+fn start_and_wait(input: &str, lake: &Path, segments: u64) -> std::process::Child {
+    let child = Command::new(env!("CARGO_BIN_EXE_eventlake"))
+        .args(replay_args(input, lake.to_str().unwrap()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while committed_segments(lake) < segments {
+        assert!(std::time::Instant::now() < deadline, "no checkpoint within 120 s");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child
+}
+
+#[test]
+fn sigkill_and_ctrl_c_mid_replay_then_the_same_command_finishes_it() {
+    let dir = temp_dir("signals");
+    let input_path = resume_input(&dir);
+    let input = input_path.to_str().unwrap();
+    let reference = dir.join("reference");
+    let once = eventlake(&replay_args(input, reference.to_str().unwrap()), &[]);
+    assert!(once.status.success());
+    let reference_objects = local_objects(&reference);
+
+    // SIGKILL after the second checkpoint.
+    let killed_lake = dir.join("killed");
+    let mut child = start_and_wait(input, &killed_lake, 2);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The same name with other content is refused, naming the manifest and the way out.
+    let original = std::fs::read(&input_path).unwrap();
+    std::fs::write(&input_path, b"{}\n").unwrap();
+    let refused = eventlake(&replay_args(input, killed_lake.to_str().unwrap()), &[]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        err.lines()
+            .last()
+            .unwrap()
+            .starts_with("eventlake: cannot resume the replay of ")
+            && err.contains("is not the input the interrupted replay read")
+            && err.contains("--again"),
+        "{err}"
+    );
+    std::fs::write(&input_path, original).unwrap();
+    let again = eventlake(&replay_args(input, killed_lake.to_str().unwrap()), &[]);
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert_same_lake(&reference_objects, &local_objects(&killed_lake), "after SIGKILL");
+
+    // Ctrl-C after the first checkpoint: the batches in flight are written, the summary says
+    // what the lake holds and how to finish, exit status 130.
+    let stopped_lake = dir.join("stopped");
+    let child = start_and_wait(input, &stopped_lake, 1);
+    let interrupt = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupt.success());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("records in:"), "{stdout}");
+    assert!(
+        stdout.contains("interrupted: ") && stdout.contains("Run the same command again"),
+        "{stdout}"
+    );
+    let again = eventlake(&replay_args(input, stopped_lake.to_str().unwrap()), &[]);
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert_same_lake(&reference_objects, &local_objects(&stopped_lake), "after Ctrl-C");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_redrive_killed_at_any_point_then_run_again_ends_as_one_redrive() {
+    let moto = Moto::start();
+    moto.create_bucket("redrive");
+    let dir = temp_dir("redrive-resume");
+    let events: Vec<String> = Generator::new(
+        Catalog::embedded(),
+        GenerateOptions {
+            events: 3000,
+            seed: 8,
+            invalid: 0.02,
+            ..GenerateOptions::default()
+        },
+    )
+    .collect();
+    let input = dir.join("events.ndjson");
+    std::fs::write(&input, events.join("\n") + "\n").unwrap();
+    // Every transformed record fails conversion against this table: many error objects of
+    // both kinds to re-drive.
+    let broken = dir.join("broken-table.json");
+    std::fs::write(
+        &broken,
+        eventlake_glue_schema::TABLE_JSON.replacen(
+            r#""name": "created_datetime", "type": "timestamp""#,
+            r#""name": "created_datetime", "type": "date""#,
+            1,
+        ),
+    )
+    .unwrap();
+    let (input, broken) = (input.to_str().unwrap(), broken.to_str().unwrap());
+    let lake_of = |name: &str| match name.strip_prefix("s3:") {
+        Some(prefix) => format!("s3://redrive/{prefix}"),
+        None => dir.join(name).display().to_string(),
+    };
+    let objects_of = |name: &str| match name.strip_prefix("s3:") {
+        Some(prefix) => moto.objects("redrive", prefix),
+        None => local_objects(&dir.join(name)),
+    };
+    let run = |args: &[&str], env: &[(&str, String)]| eventlake(args, env);
+    let prepare = |lake: &str| {
+        let out = run(
+            &[
+                "replay",
+                "--input",
+                input,
+                "--lake",
+                lake,
+                "--table",
+                broken,
+                "--batch-mb",
+                "0.2",
+            ],
+            &moto.env(),
+        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    let reference = lake_of("reference");
+    prepare(&reference);
+    let errors = format!("{reference}/errors");
+    let once = run(&["replay", "--errors", &errors, "--lake", &reference], &[]);
+    assert!(once.status.success(), "{}", String::from_utf8_lossy(&once.stderr));
+    let reference_objects = objects_of("reference");
+    assert!(rows(&reference_objects).len() > 2900);
+    for (n, name) in [(1, "dir-1"), (9, "dir-9"), (4, "s3:lake-4")] {
+        let lake = lake_of(name);
+        prepare(&lake);
+        let errors = format!("{lake}/errors");
+        let mut env = moto.env().to_vec();
+        env.push(("EVENTLAKE_FAULT_ABORT_AFTER_PUTS", n.to_string()));
+        let killed = run(&["replay", "--errors", &errors, "--lake", &lake], &env);
+        assert!(!killed.status.success(), "{name}: the fault hook aborts the re-drive");
+        let again = run(&["replay", "--errors", &errors, "--lake", &lake], &moto.env());
+        assert!(
+            again.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&again.stderr)
+        );
+        let objects = objects_of(name);
+        assert_same_lake(&reference_objects, &objects, name);
+        let redriven = |o: &BTreeMap<String, Vec<u8>>| o.keys().filter(|k| k.ends_with(".redriven")).count();
+        assert_eq!(
+            redriven(&objects),
+            redriven(&reference_objects),
+            "{name}: every source marked once"
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

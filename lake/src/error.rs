@@ -95,6 +95,14 @@ pub enum LakeError {
     /// The transform's response is not one Firehose would read (a bug in the transform).
     #[error("the transform's response cannot be delivered: {0}")]
     BadResponse(String),
+    /// An interrupted replay cannot be resumed as asked (other settings, another input).
+    #[error("cannot resume the replay of {manifest}: {message}")]
+    Resume {
+        /// The replay's manifest.
+        manifest: String,
+        /// Why, and what to do.
+        message: String,
+    },
     /// A pipeline stage stopped without saying why (a panic).
     #[error("the {0} stage stopped unexpectedly")]
     Stage(&'static str),

@@ -15,14 +15,31 @@ use base64::Engine;
 use eventlake_glue_schema::Table;
 use eventlake_transform::handler::{Config, Handler};
 use eventlake_transform::{BatchReport, RecordResult};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::convert::{Cell, Converter};
 use crate::error::LakeError;
 use crate::layout::{error_key, hour_path, ErrorKind, ObjectNames};
+use crate::manifest::Manifest;
 use crate::store::LakeStore;
-use crate::writer::{PartitionWriter, WriteStats};
+use crate::writer::{Output, PartitionWriter, WriteStats};
+
+/// The largest record a Kinesis data stream takes by default: 1 MiB, data and partition key
+/// together (<https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecords.html>;
+/// a stream's `MaxRecordSizeInKiB` can raise it to 10 MiB, which the emulation does not
+/// model). A longer line could never have been on the stream: it is rejected before the
+/// transform, under `processing-failed`, with its reason.
+pub const KINESIS_RECORD_LIMIT_BYTES: usize = 1024 * 1024;
+
+/// Lambda's limit on a synchronous request payload, which Firehose's invocation must stay
+/// within: 6 MB for the request and for the response
+/// (<https://docs.aws.amazon.com/firehose/latest/dev/data-transformation.html>). A batch is
+/// invoked early when its body could not take one more record of the largest size.
+pub const REQUEST_LIMIT_BYTES: usize = eventlake_transform::firehose::RESPONSE_LIMIT_BYTES;
+
+/// The most a record adds to a request body: its data base64-encoded, and its JSON around it.
+const MAX_RECORD_IN_BODY: usize = KINESIS_RECORD_LIMIT_BYTES.div_ceil(3) * 4 + 128;
 
 /// How the delivery is emulated.
 #[derive(Debug, Clone)]
@@ -58,7 +75,8 @@ impl Default for DeliveryOptions {
 }
 
 /// What a delivery did.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DeliverySummary {
     /// Records read.
     pub records: u64,
@@ -79,13 +97,17 @@ pub struct DeliverySummary {
     /// Error objects written.
     pub error_files: u64,
     /// Wall time.
+    #[serde(skip)]
     pub elapsed: Duration,
     /// Time in the Lambda's handler.
+    #[serde(skip)]
     pub transform_time: Duration,
     /// Time delivering the handler's responses: reading them, the record-format conversion
     /// into column builders, the error records.
+    #[serde(skip)]
     pub convert_time: Duration,
     /// Time encoding and writing Parquet and error objects.
+    #[serde(skip)]
     pub write_time: Duration,
 }
 
@@ -94,14 +116,37 @@ impl DeliverySummary {
     pub fn rejected_total(&self) -> u64 {
         self.rejected.values().sum()
     }
+
+    /// Adds the counts of `other` (not its times).
+    pub fn add_counts(&mut self, other: &DeliverySummary) {
+        self.records += other.records;
+        self.bytes_in += other.bytes_in;
+        self.invocations += other.invocations;
+        self.ok += other.ok;
+        self.dropped += other.dropped;
+        for (code, n) in &other.rejected {
+            *self.rejected.entry(code.clone()).or_insert(0) += n;
+        }
+        self.conversion_failed += other.conversion_failed;
+        self.written.files += other.written.files;
+        self.written.rows += other.written.rows;
+        self.written.bytes += other.written.bytes;
+        self.error_files += other.error_files;
+    }
 }
 
 /// A transformed batch: the response bytes exactly as the Lambda returned them, with the
-/// handler's report (the rejections' reasons).
+/// handler's report (the rejections' reasons); or, when the invocation failed as a whole,
+/// the request and why (every record of it then goes to `processing-failed`, as Firehose
+/// sends a batch it gave up on). Plus the records the stream would not have taken.
 pub struct TransformedBatch {
     response: Vec<u8>,
     report: BatchReport,
+    failure: Option<String>,
+    refused: Vec<Vec<u8>>,
     arrival: chrono::DateTime<chrono::Utc>,
+    /// The replay segment the batch belongs to (see [`crate::manifest`]).
+    pub segment: u64,
 }
 
 /// Stage 1: batches events like the processor buffer into an invocation body and runs the
@@ -124,6 +169,10 @@ pub struct Batcher {
     pub invocations: u64,
     /// Time in the handler.
     pub time: Duration,
+    /// The segment of the batches made from now on.
+    pub segment: u64,
+    /// Records over [`KINESIS_RECORD_LIMIT_BYTES`], waiting to go with the next batch.
+    refused: Vec<Vec<u8>>,
 }
 
 impl Batcher {
@@ -142,16 +191,45 @@ impl Batcher {
             bytes_in: 0,
             invocations: 0,
             time: Duration::ZERO,
+            segment: 0,
+            refused: Vec::new(),
         }
     }
 
-    /// Adds an event; returns the transformed batch when the buffer is full.
+    /// Continues after the committed part of an interrupted replay: its record ids and
+    /// segments go on from there.
+    /// (Its counts stay this run's: the replay adds the committed ones.)
+    pub fn resume(&mut self, manifest: &Manifest) {
+        self.next_id = manifest.summary.records;
+        self.segment = manifest.committed.segments;
+    }
+
+    /// Its counts of this run.
+    pub fn counts(&self) -> BatcherCounts {
+        BatcherCounts {
+            records: self.records,
+            bytes_in: self.bytes_in,
+            invocations: self.invocations,
+        }
+    }
+
+    /// Adds an event; returns the transformed batch when the buffer is full (the processor
+    /// buffer's size, or as much as a request can take).
     pub fn push(&mut self, event: &[u8]) -> Result<Option<TransformedBatch>, LakeError> {
+        if event.len() > KINESIS_RECORD_LIMIT_BYTES {
+            self.next_id += 1;
+            self.records += 1;
+            self.bytes_in += event.len() as u64;
+            self.refused.push(event.to_vec());
+            return Ok(None);
+        }
         if self.count == 0 {
             self.arrival_ms = chrono::Utc::now().timestamp_millis();
             self.body.clear();
             self.body.extend_from_slice(br#"{"invocationId":"local-"#);
-            self.body.extend_from_slice(self.invocations.to_string().as_bytes());
+            // Fixed width: a batch's size does not depend on how many came before it.
+            self.body
+                .extend_from_slice(format!("{:020}", self.invocations).as_bytes());
             self.body.extend_from_slice(br#"","deliveryStreamArn":""#);
             self.body.extend_from_slice(self.arn.as_bytes());
             self.body.extend_from_slice(br#"","region":"local","records":["#);
@@ -172,24 +250,42 @@ impl Batcher {
         self.records += 1;
         self.bytes_in += event.len() as u64;
         self.bytes += event.len();
-        if self.bytes >= self.limit {
+        if self.bytes >= self.limit || self.body.len() + MAX_RECORD_IN_BODY > REQUEST_LIMIT_BYTES {
             return self.invoke();
         }
         Ok(None)
     }
 
-    /// Runs the handler on the current batch, as Firehose invokes the Lambda.
+    /// Runs the handler on the current batch, as Firehose invokes the Lambda (and returns
+    /// the refused records waiting, with or without a batch).
     pub fn invoke(&mut self) -> Result<Option<TransformedBatch>, LakeError> {
+        let refused = std::mem::take(&mut self.refused);
+        let arrival = chrono::Utc::now();
         if self.count == 0 {
-            return Ok(None);
+            return Ok((!refused.is_empty()).then(|| TransformedBatch {
+                response: Vec::new(),
+                report: BatchReport::default(),
+                failure: None,
+                refused,
+                arrival,
+                segment: self.segment,
+            }));
         }
         let started = Instant::now();
         self.body.extend_from_slice(b"]}");
-        let arrival = chrono::Utc::now();
         let mut response = Vec::with_capacity(self.body.len() + self.body.len() / 4);
-        let report = self
+        let (report, failure) = match self
             .handler
-            .handle_body(&self.body, &mut response, &mut std::io::sink())?;
+            .handle_body(&self.body, &mut response, &mut std::io::sink())
+        {
+            Ok(report) => (report, None),
+            // The invocation failed as a whole: its records are kept, with why.
+            Err(e) => {
+                response.clear();
+                response.extend_from_slice(&self.body);
+                (BatchReport::default(), Some(e.to_string()))
+            }
+        };
         self.invocations += 1;
         self.count = 0;
         self.bytes = 0;
@@ -197,9 +293,25 @@ impl Batcher {
         Ok(Some(TransformedBatch {
             response,
             report,
+            failure,
+            refused,
             arrival,
+            segment: self.segment,
         }))
     }
+}
+
+/// The records of a request, for a batch whose invocation failed.
+#[derive(Deserialize)]
+struct WireRequest<'a> {
+    #[serde(borrow)]
+    records: Vec<WireRequestRecord<'a>>,
+}
+
+#[derive(Deserialize)]
+struct WireRequestRecord<'a> {
+    #[serde(borrow)]
+    data: Cow<'a, str>,
 }
 
 /// The response as Firehose reads it, borrowed from its bytes.
@@ -250,14 +362,35 @@ impl ErrorObjects {
         text.push(b'\n');
     }
 
-    fn write(self, table: &Table, store: &LakeStore, names: &mut ObjectNames) -> Result<u64, LakeError> {
+    /// Writes every error object waiting and forgets them.
+    fn write(&mut self, table: &Table, store: &LakeStore, names: &mut ObjectNames) -> Result<u64, LakeError> {
         let mut files = 0;
-        for ((kind, hour), text) in self.lines {
+        for ((kind, hour), text) in std::mem::take(&mut self.lines) {
             store.put(&error_key(&table.storage, kind, &hour, &names.delivery_object()), text)?;
             files += 1;
         }
         Ok(files)
     }
+}
+
+/// A batcher's counts of this run, as the reading stage sends them with a checkpoint.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BatcherCounts {
+    /// Records taken.
+    pub records: u64,
+    /// Event bytes taken.
+    pub bytes_in: u64,
+    /// Invocations.
+    pub invocations: u64,
+}
+
+/// Why a record goes to `processing-failed`: the reason code and reason (ours), and the
+/// `errorCode` and `errorMessage` Firehose writes.
+struct Failure<'a> {
+    code: &'a str,
+    reason: &'a str,
+    error_code: &'a str,
+    error_message: &'a str,
 }
 
 /// Stage 2: delivers transformed batches: the record-format conversion, partition buffers,
@@ -287,19 +420,107 @@ impl<'s> Delivery<'s> {
         })
     }
 
-    /// Delivers every record of a transformed batch.
+    /// Tags the objects it writes with the run `run` ([`crate::layout::RunTag`]).
+    pub fn run_as(&mut self, run: u32) {
+        self.names.tag.run = run;
+    }
+
+    /// Tags the objects it writes from now on with segment `segment`.
+    pub fn tag_segment(&mut self, segment: u64) {
+        self.names.tag.segment = segment;
+    }
+
+    /// Commits one object of a re-drive (inline writes): every buffer, the error objects,
+    /// then `manifest` with `this_run`'s counts added to its summary.
+    pub fn commit_redrive(
+        &mut self,
+        manifest: &mut crate::manifest::RedriveManifest,
+        mut this_run: DeliverySummary,
+    ) -> Result<(), LakeError> {
+        let started = Instant::now();
+        self.writer.flush_all(self.store, &mut self.names)?;
+        self.write_errors()?;
+        this_run.written = self.writer.stats();
+        this_run.error_files = self.summary.error_files;
+        manifest.summary.add_counts(&this_run);
+        manifest.write(self.store)?;
+        self.summary.write_time += started.elapsed();
+        Ok(())
+    }
+
+    /// Delivers every record of a transformed batch, then writes its error objects (rejects
+    /// are written with their batch, not held back to the end).
     pub fn deliver(&mut self, batch: TransformedBatch) -> Result<(), LakeError> {
         let started = Instant::now();
+        self.names.tag.segment = batch.segment;
         let delivered = self.deliver_records(batch);
         self.summary.convert_time += started.elapsed();
-        delivered
+        delivered?;
+        self.write_errors()
+    }
+
+    /// Writes the error objects waiting.
+    pub fn write_errors(&mut self) -> Result<(), LakeError> {
+        let started = Instant::now();
+        self.summary.error_files += self.errors.write(self.converter.table(), self.store, &mut self.names)?;
+        self.summary.write_time += started.elapsed();
+        Ok(())
+    }
+
+    /// A `processing-failed` error record: the input `raw_data` (base64) with why.
+    fn processing_failed(&mut self, hour: &str, arrival_ms: i64, raw_data: &str, failure: Failure<'_>) {
+        *self.summary.rejected.entry(failure.code.to_string()).or_insert(0) += 1;
+        let line = json!({
+            "attemptsMade": 1,
+            "arrivalTimestamp": arrival_ms,
+            "errorCode": failure.error_code,
+            "errorMessage": failure.error_message,
+            "attemptEndingTimestamp": chrono::Utc::now().timestamp_millis(),
+            "rawData": raw_data,
+            "lambdaARN": "local:eventlake-transform",
+            "reason": failure.reason,
+            "reasonCode": failure.code,
+        });
+        self.errors.push(ErrorKind::ProcessingFailed, hour, &line);
     }
 
     fn deliver_records(&mut self, batch: TransformedBatch) -> Result<(), LakeError> {
-        let response: WireResponse<'_> =
-            serde_json::from_slice(&batch.response).map_err(|e| LakeError::BadResponse(e.to_string()))?;
         let hour = hour_path(batch.arrival);
         let arrival_ms = batch.arrival.timestamp_millis();
+        for raw in &batch.refused {
+            let reason = format!(
+                "the record is {} bytes, over the {KINESIS_RECORD_LIMIT_BYTES}-byte limit of a Kinesis record: the stream would not have taken it",
+                raw.len()
+            );
+            let failure = Failure {
+                code: "record_too_large",
+                reason: &reason,
+                error_code: "Kinesis.RecordTooLarge",
+                error_message: "record over the Kinesis record size limit (emulated: the stream refuses it)",
+            };
+            self.processing_failed(&hour, arrival_ms, &STANDARD.encode(raw), failure);
+        }
+        if let Some(why) = &batch.failure {
+            let request: WireRequest<'_> =
+                serde_json::from_slice(&batch.response).map_err(|e| LakeError::BadResponse(e.to_string()))?;
+            for rec in &request.records {
+                let failure = Failure {
+                    code: "invocation_failed",
+                    reason: why,
+                    // Firehose's code for a batch it skipped after the invocation failed
+                    // (unverified: AWS's pages describe the skipping, not the code).
+                    error_code: "Lambda.FunctionError",
+                    error_message: "The Lambda invocation failed for the batch",
+                };
+                self.processing_failed(&hour, arrival_ms, &rec.data, failure);
+            }
+            return Ok(());
+        }
+        if batch.response.is_empty() {
+            return Ok(());
+        }
+        let response: WireResponse<'_> =
+            serde_json::from_slice(&batch.response).map_err(|e| LakeError::BadResponse(e.to_string()))?;
         let mut reasons = batch.report.rejections.iter().peekable();
         for (index, rec) in response.records.iter().enumerate() {
             match rec.result {
@@ -310,19 +531,13 @@ impl<'s> Delivery<'s> {
                         Some(r) => (r.error.code(), r.error.to_string()),
                         None => ("unknown", String::new()),
                     };
-                    *self.summary.rejected.entry(code.to_string()).or_insert(0) += 1;
-                    let line = json!({
-                        "attemptsMade": 1,
-                        "arrivalTimestamp": arrival_ms,
-                        "errorCode": "Lambda.ProcessingFailedStatus",
-                        "errorMessage": "ProcessingFailed status set for record",
-                        "attemptEndingTimestamp": chrono::Utc::now().timestamp_millis(),
-                        "rawData": rec.data,
-                        "lambdaARN": "local:eventlake-transform",
-                        "reason": reason,
-                        "reasonCode": code,
-                    });
-                    self.errors.push(ErrorKind::ProcessingFailed, &hour, &line);
+                    let failure = Failure {
+                        code,
+                        reason: &reason,
+                        error_code: "Lambda.ProcessingFailedStatus",
+                        error_message: "ProcessingFailed status set for record",
+                    };
+                    self.processing_failed(&hour, arrival_ms, &rec.data, failure);
                 }
                 RecordResult::Ok => {
                     self.summary.ok += 1;
@@ -395,8 +610,37 @@ impl<'s> Delivery<'s> {
     }
 
     /// Sends finished Parquet files to an encoder thread ([`crate::writer::encode_files`]).
-    pub fn encode_on(&mut self, files: std::sync::mpsc::SyncSender<(String, arrow_array::RecordBatch)>) {
+    pub fn encode_on(&mut self, files: std::sync::mpsc::SyncSender<Output>) {
         self.writer.encode_on(files);
+    }
+
+    /// Commits a checkpoint: writes every partition buffer and the error objects waiting,
+    /// then `manifest` (its summary: `base`, the totals committed before this run, plus this
+    /// run's so far, with the batcher's counts of `batcher`). With an encoder thread, the
+    /// manifest goes to it after the files, so it is written only once they are.
+    pub fn commit(
+        &mut self,
+        manifest: &Manifest,
+        base: &DeliverySummary,
+        batcher: &BatcherCounts,
+    ) -> Result<(), LakeError> {
+        let started = Instant::now();
+        self.writer.flush_all(self.store, &mut self.names)?;
+        self.summary.write_time += started.elapsed();
+        self.write_errors()?;
+        let mut manifest = manifest.clone();
+        let mut totals = base.clone();
+        let mut this_run = self.summary.clone();
+        this_run.written = self.writer.stats();
+        this_run.records = batcher.records;
+        this_run.bytes_in = batcher.bytes_in;
+        this_run.invocations = batcher.invocations;
+        totals.add_counts(&this_run);
+        manifest.summary = totals;
+        let started = Instant::now();
+        let committed = self.writer.commit(manifest, self.store);
+        self.summary.write_time += started.elapsed();
+        committed
     }
 
     /// Writes what is buffered into Parquet (inline, or to the encoder thread, which then
@@ -422,10 +666,7 @@ impl<'s> Delivery<'s> {
             self.summary.written.bytes += bytes;
             self.summary.write_time += time;
         }
-        let t_write = Instant::now();
-        self.summary.error_files =
-            std::mem::take(&mut self.errors).write(self.converter.table(), self.store, &mut self.names)?;
-        self.summary.write_time += t_write.elapsed();
+        self.write_errors()?;
         let mut s = self.summary;
         s.records += batcher.records;
         s.bytes_in += batcher.bytes_in;

@@ -76,36 +76,99 @@ pub fn partition_of(prefix: &str, key: &str) -> Option<(String, String)> {
     Some((event_type.to_string(), created_date.to_string()))
 }
 
-/// Object names as Firehose makes them: `<stream>-1-<yyyy-MM-dd-HH-mm-ss>-<uuid>`, the uuid
-/// random (keys from the process's randomly keyed hasher), so two runs never collide.
+/// Below the lake root, outside every table's location: the replays' committed-progress
+/// manifests (`_eventlake/replays/<id>.json`, see [`crate::manifest`]). Athena reads only a
+/// table's `LOCATION`, and the local query engine only the events and curated prefixes.
+pub const STATE_PREFIX: &str = "_eventlake/";
+
+/// The key of the manifest of the replay `id`.
+pub fn manifest_key(id: &str) -> String {
+    format!("{STATE_PREFIX}replays/{id}.json")
+}
+
+/// Object names as Firehose makes them: `<stream>-1-<yyyy-MM-dd-HH-mm-ss>-<uuid>`. The uuid
+/// is a version-4 UUID whose first 60 bits say which run wrote the object and in which of its
+/// segments (see [`RunTag`]), so that a resumed replay can find and remove what an interrupted
+/// one wrote after its last checkpoint; the other 62 bits are random, so names never collide.
 #[derive(Debug, Clone)]
 pub struct ObjectNames {
     stream: String,
     keys: std::collections::hash_map::RandomState,
     counter: u64,
+    /// The run and segment stamped into the names from now on.
+    pub tag: RunTag,
+}
+
+/// Which run of a replay wrote an object, and in which segment (between two checkpoints).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunTag {
+    /// The run: random per replay started afresh.
+    pub run: u32,
+    /// The segment: 0 until the first checkpoint, then counting up (28 bits kept).
+    pub segment: u64,
+}
+
+impl RunTag {
+    /// The largest segment a name can hold.
+    pub const MAX_SEGMENT: u64 = (1 << 28) - 1;
+
+    /// The first 64 bits of the uuid: run (32 bits), segment (16 + 12 bits around the
+    /// version nibble, which [`uuid_v4`] overwrites).
+    fn high_bits(self) -> u64 {
+        let s = self.segment.min(RunTag::MAX_SEGMENT);
+        (u64::from(self.run) << 32) | ((s >> 12) << 16) | (s & 0xfff)
+    }
+
+    /// The tag of an object name made by [`ObjectNames`] for `stream` (`None` for any other
+    /// name). A `.parquet` extension is ignored.
+    pub fn of_name(name: &str, stream: &str) -> Option<RunTag> {
+        let name = name.strip_suffix(".parquet").unwrap_or(name);
+        let rest = name.strip_prefix(stream)?.strip_prefix("-1-")?;
+        // <yyyy-MM-dd-HH-mm-ss>-<uuid>
+        let uuid = rest.get(20..)?;
+        let groups: Vec<&str> = uuid.split('-').collect();
+        let [run, mid, low, _, _] = groups.as_slice() else {
+            return None;
+        };
+        if run.len() != 8 || mid.len() != 4 || low.len() != 4 || !low.starts_with('4') {
+            return None;
+        }
+        let run = u32::from_str_radix(run, 16).ok()?;
+        let segment = (u64::from_str_radix(mid, 16).ok()? << 12) | u64::from_str_radix(&low[1..], 16).ok()?;
+        Some(RunTag { run, segment })
+    }
 }
 
 impl ObjectNames {
-    /// Names for objects of the delivery stream `stream`.
+    /// Names for objects of the delivery stream `stream`, tagged with a new random run.
     pub fn new(stream: &str) -> ObjectNames {
-        ObjectNames {
+        let mut names = ObjectNames {
             stream: stream.to_string(),
             keys: std::collections::hash_map::RandomState::new(),
             counter: 0,
-        }
+            tag: RunTag { run: 0, segment: 0 },
+        };
+        names.tag.run = (names.random() >> 32) as u32;
+        names
     }
 
-    /// The next name, stamped with the current time.
+    /// A random 32-bit run id.
+    pub fn random_run(&mut self) -> u32 {
+        (self.random() >> 32) as u32
+    }
+
+    /// The next name, stamped with the current time and the tag.
     pub fn delivery_object(&mut self) -> String {
         let now = chrono::Utc::now().format("%Y-%m-%d-%H-%M-%S");
-        let uuid = self.uuid();
+        let uuid = uuid_v4(self.tag.high_bits(), self.random());
         format!("{}-1-{now}-{uuid}", self.stream)
     }
 
     /// The next name of a compacted file: `compacted-<yyyy-MM-dd-HH-mm-ss>-<uuid>`.
     pub fn compacted_object(&mut self) -> String {
         let now = chrono::Utc::now().format("%Y-%m-%d-%H-%M-%S");
-        format!("compacted-{now}-{}", self.uuid())
+        let uuid = uuid_v4(self.random(), self.random());
+        format!("compacted-{now}-{uuid}")
     }
 
     fn random(&mut self) -> u64 {
@@ -113,12 +176,6 @@ impl ObjectNames {
         h.write_u64(self.counter);
         self.counter += 1;
         h.finish()
-    }
-
-    /// A random version-4 UUID, lower-case.
-    fn uuid(&mut self) -> String {
-        let (a, b) = (self.random(), self.random());
-        uuid_v4(a, b)
     }
 }
 
@@ -179,5 +236,24 @@ mod tests {
         let uuid = a.rsplitn(6, '-').take(5).collect::<Vec<_>>();
         assert_eq!(uuid.iter().map(|p| p.len()).collect::<Vec<_>>(), [12, 4, 4, 4, 8]);
         assert!(a.starts_with("s-1-20"), "{a}");
+    }
+
+    #[test]
+    fn a_name_tells_its_run_and_segment() {
+        let mut names = ObjectNames::new("my-stream");
+        for segment in [0, 1, 4095, 4096, 70_000, RunTag::MAX_SEGMENT] {
+            names.tag.segment = segment;
+            let name = names.delivery_object();
+            assert_eq!(
+                RunTag::of_name(&format!("{name}.parquet"), "my-stream"),
+                Some(names.tag),
+                "{name}"
+            );
+            assert_eq!(RunTag::of_name(&name, "other"), None);
+            let uuid = &name[name.len() - 36..];
+            assert!(eventlake_transform::event::parse_uuid(uuid).is_some(), "{uuid}");
+        }
+        assert_ne!(ObjectNames::new("s").tag.run, ObjectNames::new("s").tag.run);
+        assert_eq!(RunTag::of_name("compacted-2026-01-01-00-00-00-x", "s"), None);
     }
 }

@@ -7,6 +7,7 @@
 //! - [`writer`]: partition buffers of Arrow column builders, Parquet files;
 //! - [`firehose`]: the emulated delivery stream (batcher, the Lambda's handler, delivery,
 //!   error objects);
+//! - [`manifest`]: a replay's committed progress, for resuming an interrupted one;
 //! - [`replay`]: raw events into a lake, and re-drive of error objects;
 //! - [`compact`]: the curated table.
 #![warn(missing_docs)]
@@ -16,6 +17,7 @@ pub mod convert;
 pub mod error;
 pub mod firehose;
 pub mod layout;
+pub mod manifest;
 pub mod replay;
 pub mod store;
 pub mod writer;
@@ -24,6 +26,7 @@ pub use compact::{compact, CompactOptions, CompactSummary};
 pub use error::LakeError;
 pub use firehose::{DeliveryOptions, DeliverySummary};
 pub use layout::ErrorKind;
-pub use replay::{redrive, replay, ReplayOptions};
+pub use manifest::{Committed, Manifest};
+pub use replay::{committed, redrive, replay, ReplayOptions, ReplayState, Replayed};
 pub use store::LakeStore;
 pub use writer::WriteStats;

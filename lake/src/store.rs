@@ -185,7 +185,45 @@ impl LakeStore {
         self.runtime
             .block_on(self.store.put(&self.path(key), PutPayload::from(bytes)))
             .map_err(|e| self.error("write", key, &e))?;
+        fault::after_put();
         Ok(len)
+    }
+
+    /// The bytes of the object `key`, or `None` if there is none.
+    pub fn get_if_exists(&self, key: &str) -> Result<Option<Bytes>, LakeError> {
+        let got = self
+            .runtime
+            .block_on(async { self.store.get(&self.path(key)).await?.bytes().await });
+        match got {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.error("read", key, &e)),
+        }
+    }
+
+    /// Removes the staging files (`<name>#<n>`) that writes into a directory lake leave when
+    /// the process is killed mid-write; nothing on S3, where an unfinished PUT leaves nothing.
+    /// Returns how many it removed.
+    pub fn remove_staging_files(&self) -> Result<usize, LakeError> {
+        fn walk(dir: &Path, removed: &mut usize) -> std::io::Result<()> {
+            for entry in std::fs::read_dir(dir)? {
+                let entry = entry?;
+                let path = entry.path();
+                if entry.file_type()?.is_dir() {
+                    walk(&path, removed)?;
+                } else if is_staging_name(&entry.file_name().to_string_lossy()) {
+                    std::fs::remove_file(&path)?;
+                    *removed += 1;
+                }
+            }
+            Ok(())
+        }
+        let Place::Dir(dir) = &self.place else {
+            return Ok(0);
+        };
+        let mut removed = 0;
+        walk(dir, &mut removed).map_err(|e| self.error("clean", "", &e))?;
+        Ok(removed)
     }
 
     /// The bytes of the object `key`.
@@ -224,7 +262,7 @@ impl LakeStore {
         Ok(first.is_some())
     }
 
-    /// Deletes the object `key`.
+    /// Deletes the object `key` (nothing if there is none).
     pub fn delete(&self, key: &str) -> Result<(), LakeError> {
         self.runtime
             .block_on(self.store.delete(&self.path(key)))
@@ -236,6 +274,37 @@ impl LakeStore {
         self.runtime
             .block_on(self.store.rename(&self.path(from), &self.path(to)))
             .map_err(|e| self.error("rename", from, &e))
+    }
+}
+
+/// Whether a file name is object_store's staging name of an unfinished write: `<name>#<n>`.
+fn is_staging_name(name: &str) -> bool {
+    name.rsplit_once('#')
+        .is_some_and(|(base, n)| !base.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// A fault-injection hook for the resume tests (docs/local-lake.md, "Faults"): with
+/// `EVENTLAKE_FAULT_ABORT_AFTER_PUTS=N` in the environment, the process aborts (as a SIGKILL
+/// would end it: no unwinding, no cleanup) right after its N-th object write.
+mod fault {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+
+    static LIMIT: OnceLock<Option<u64>> = OnceLock::new();
+    static PUTS: AtomicU64 = AtomicU64::new(0);
+
+    pub(super) fn after_put() {
+        let limit = LIMIT.get_or_init(|| {
+            std::env::var("EVENTLAKE_FAULT_ABORT_AFTER_PUTS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+        });
+        if let Some(limit) = limit {
+            if PUTS.fetch_add(1, Ordering::SeqCst) + 1 >= *limit {
+                eprintln!("eventlake: EVENTLAKE_FAULT_ABORT_AFTER_PUTS={limit}: aborting after {limit} object writes");
+                std::process::abort();
+            }
+        }
     }
 }
 

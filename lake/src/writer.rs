@@ -20,6 +20,7 @@ use parquet::file::properties::WriterProperties;
 use crate::convert::{arrow_schema, Cell};
 use crate::error::LakeError;
 use crate::layout::{events_key, ObjectNames};
+use crate::manifest::Manifest;
 use crate::store::LakeStore;
 
 /// The builder of one column.
@@ -113,7 +114,7 @@ struct PartitionBuffer {
 }
 
 /// What the writer wrote.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WriteStats {
     /// Parquet files written.
     pub files: usize,
@@ -123,25 +124,41 @@ pub struct WriteStats {
     pub bytes: u64,
 }
 
+/// What goes to the encoder thread, in order: a partition's rows to write as one Parquet
+/// object, or a replay's manifest to write once every file sent before it is written.
+pub enum Output {
+    /// The key and the rows.
+    Parquet(String, RecordBatch),
+    /// A checkpoint (its summary's bytes still without the encoder's).
+    Manifest(Box<Manifest>),
+}
+
 /// Where finished partitions go: encoded and written at once, or handed to an encoder thread
 /// (see [`encode_files`]), so that Parquet encoding runs beside the conversion.
 pub enum FileOut {
     /// Encode and write in the calling thread.
     Inline,
     /// Send to an encoder thread.
-    Thread(std::sync::mpsc::SyncSender<(String, RecordBatch)>),
+    Thread(std::sync::mpsc::SyncSender<Output>),
 }
 
-/// The encoder thread's loop: encodes each batch as Parquet and writes it into `store`, until
-/// the senders are gone. Returns the bytes written and the time spent encoding and writing.
+/// The encoder thread's loop: encodes each batch as Parquet and writes it into `store`, and
+/// writes each manifest after the files before it, until the senders are gone. Returns the
+/// Parquet bytes written and the time spent encoding and writing.
 pub fn encode_files(
     store: &LakeStore,
-    files: std::sync::mpsc::Receiver<(String, RecordBatch)>,
+    files: std::sync::mpsc::Receiver<Output>,
 ) -> Result<(u64, std::time::Duration), LakeError> {
     let (mut bytes, mut busy) = (0, std::time::Duration::ZERO);
-    for (key, batch) in files {
+    for output in files {
         let started = std::time::Instant::now();
-        bytes += store.put(&key, parquet_bytes(&batch, &key)?)?;
+        match output {
+            Output::Parquet(key, batch) => bytes += store.put(&key, parquet_bytes(&batch, &key)?)?,
+            Output::Manifest(mut manifest) => {
+                manifest.summary.written.bytes += bytes;
+                manifest.write(store)?;
+            }
+        }
         busy += started.elapsed();
     }
     Ok((bytes, busy))
@@ -178,7 +195,7 @@ impl PartitionWriter {
     }
 
     /// Sends finished partitions to an encoder thread from now on.
-    pub fn encode_on(&mut self, files: std::sync::mpsc::SyncSender<(String, RecordBatch)>) {
+    pub fn encode_on(&mut self, files: std::sync::mpsc::SyncSender<Output>) {
         self.out = FileOut::Thread(files);
     }
 
@@ -241,6 +258,28 @@ impl PartitionWriter {
 
     /// Writes every buffered partition (by event type, then date) and returns the totals.
     pub fn finish(&mut self, store: &LakeStore, names: &mut ObjectNames) -> Result<WriteStats, LakeError> {
+        self.flush_all(store, names)?;
+        Ok(self.stats())
+    }
+
+    /// The totals so far (bytes only of the files written inline).
+    pub fn stats(&self) -> WriteStats {
+        self.stats.clone()
+    }
+
+    /// Writes `manifest` after every file written or sent so far: at once when encoding
+    /// inline, through the encoder thread otherwise.
+    pub fn commit(&mut self, manifest: Manifest, store: &LakeStore) -> Result<(), LakeError> {
+        match &self.out {
+            FileOut::Inline => manifest.write(store),
+            FileOut::Thread(files) => files
+                .send(Output::Manifest(Box::new(manifest)))
+                .map_err(|_| LakeError::Stage("Parquet encoder")),
+        }
+    }
+
+    /// Writes every buffered partition (by event type, then date).
+    pub fn flush_all(&mut self, store: &LakeStore, names: &mut ObjectNames) -> Result<(), LakeError> {
         let mut keys: Vec<(String, String)> = self
             .buffers
             .iter()
@@ -250,7 +289,7 @@ impl PartitionWriter {
         for (t, d) in keys {
             self.flush(&t, &d, store, names)?;
         }
-        Ok(self.stats.clone())
+        Ok(())
     }
 
     fn flush(
@@ -279,7 +318,7 @@ impl PartitionWriter {
             FileOut::Inline => self.stats.bytes += store.put(&key, parquet_bytes(&batch, &key)?)?,
             // A closed channel: the encoder thread stopped on an error, which it reports.
             FileOut::Thread(files) => files
-                .send((key, batch))
+                .send(Output::Parquet(key, batch))
                 .map_err(|_| LakeError::Stage("Parquet encoder"))?,
         }
         Ok(())
