@@ -159,7 +159,7 @@ pub fn demo(options: &DemoOptions, out: &mut impl Write) -> Result<DeliverySumma
         let ctx = session(&tables, table).await?;
         for (title, sql) in QUERIES {
             writeln!(out, "-- {title}\n{sql};")?;
-            let batches = run_sql(&ctx, sql).await?;
+            let batches = run_sql(&ctx, sql, None).await?;
             print(&batches, Format::Table, out)?;
             writeln!(out)?;
         }

@@ -146,7 +146,11 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = eventlake::query::Format::Table)]
         format: eventlake::query::Format,
-        /// The SQL statement.
+        /// Print at most this many rows (0: all); a notice says when more exist. Default:
+        /// 1000 for --format table, all for csv and json.
+        #[arg(long)]
+        max_rows: Option<usize>,
+        /// The SQL statement (a query: statements that write are refused).
         sql: String,
     },
     /// The whole pipeline on this machine: generate an hour of traffic, replay it through the
@@ -513,9 +517,18 @@ fn run(command: Command) -> Result<(), CliError> {
             };
             produce(options, source, endpoint_url, region)
         }
-        Command::Query { lake, format, sql } => {
+        Command::Query {
+            lake,
+            format,
+            max_rows,
+            sql,
+        } => {
             let table = eventlake_glue_schema::Table::embedded();
-            eventlake::query::query(&lake, table, &sql, format, &mut std::io::stdout().lock())?;
+            let max_rows = max_rows.unwrap_or(match format {
+                eventlake::query::Format::Table => eventlake::query::DEFAULT_TABLE_ROWS,
+                _ => 0,
+            });
+            eventlake::query::query(&lake, table, &sql, format, max_rows, &mut std::io::stdout().lock())?;
             Ok(())
         }
         Command::Demo { events, lake, seed } => {

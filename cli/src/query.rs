@@ -11,6 +11,7 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::ListingOptions;
+use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::SessionContext;
 use eventlake_glue_schema::Table;
 
@@ -45,10 +46,13 @@ pub struct LakeTables {
     object_store: Option<(String, Arc<dyn object_store::ObjectStore>)>,
 }
 
-/// Finds the tables of the lake at `lake`: a directory or `s3://…`.
+/// Finds the tables of the lake at `lake`: a directory or `s3://…`. Every Parquet object of
+/// them must be whole (an empty or cut-off file is named, not silently skipped).
 pub fn locate(lake: &Path, table: &Table) -> Result<LakeTables, CliError> {
     let storage = &table.storage;
     let store = LakeStore::open_lake(lake, storage)?;
+    store.check_parquet_objects(&storage.events_prefix)?;
+    store.check_parquet_objects(&storage.curated_prefix)?;
     Ok(LakeTables {
         events: store.table_location(&storage.events_prefix),
         curated: store
@@ -94,12 +98,28 @@ pub async fn session(tables: &LakeTables, table: &Table) -> Result<SessionContex
     Ok(ctx)
 }
 
-/// Runs `sql` and returns the result batches.
-pub async fn run_sql(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>, CliError> {
-    let df = ctx
-        .sql(sql)
-        .await
-        .map_err(|e| CliError::Query(format!("SQL error: {e}")))?;
+/// Runs `sql` (a query: statements that write or change the catalog are refused) and returns
+/// the result batches: at most `max_rows` rows if given.
+pub async fn run_sql(ctx: &SessionContext, sql: &str, max_rows: Option<usize>) -> Result<Vec<RecordBatch>, CliError> {
+    let read_only = SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false);
+    let df = ctx.sql_with_options(sql, read_only).await.map_err(|e| {
+        let text = e.to_string();
+        // DataFusion's own words for a refused plan: say what this command allows.
+        if text.contains("not supported")
+            && (text.contains("DDL") || text.contains("DML") || text.contains("Statement"))
+        {
+            CliError::Query(format!("query refused: `eventlake query` only reads the lake ({text})"))
+        } else {
+            lake_error(text)
+        }
+    })?;
+    let df = match max_rows {
+        Some(n) => df.limit(0, Some(n)).map_err(lake_error)?,
+        None => df,
+    };
     df.collect().await.map_err(lake_error)
 }
 
@@ -129,14 +149,53 @@ pub fn print(batches: &[RecordBatch], format: Format, out: &mut impl Write) -> R
     Ok(())
 }
 
-/// `eventlake query`: one statement over the lake, printed.
-pub fn query(lake: &Path, table: &Table, sql: &str, format: Format, out: &mut impl Write) -> Result<usize, CliError> {
+/// The rows `--format table` prints unless `--max-rows` says otherwise: a table of more is
+/// not read on a terminal, and the printer holds all of it in memory.
+pub const DEFAULT_TABLE_ROWS: usize = 1000;
+
+/// `eventlake query`: one statement over the lake, printed. `max_rows`: at most this many
+/// rows (0: all); if more exist, a notice on stderr says so. Returns the rows printed.
+pub fn query(
+    lake: &Path,
+    table: &Table,
+    sql: &str,
+    format: Format,
+    max_rows: usize,
+    out: &mut impl Write,
+) -> Result<usize, CliError> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let tables = locate(lake, table)?;
-    let batches = runtime.block_on(async {
+    // One row more than shown tells whether there are more.
+    let limit = (max_rows > 0).then_some(max_rows + 1);
+    let mut batches = runtime.block_on(async {
         let ctx = session(&tables, table).await?;
-        run_sql(&ctx, sql).await
+        run_sql(&ctx, sql, limit).await
     })?;
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    let cut = max_rows > 0 && rows > max_rows;
+    if cut {
+        batches = first_rows(batches, max_rows);
+    }
     print(&batches, format, out)?;
-    Ok(batches.iter().map(RecordBatch::num_rows).sum())
+    if cut {
+        eprintln!(
+            "eventlake: the first {max_rows} rows are shown and more exist: pass --max-rows 0 for all, or add a LIMIT"
+        );
+    }
+    Ok(rows.min(if max_rows > 0 { max_rows } else { usize::MAX }))
+}
+
+/// The first `n` rows of `batches`.
+fn first_rows(batches: Vec<RecordBatch>, n: usize) -> Vec<RecordBatch> {
+    let mut left = n;
+    let mut out = Vec::new();
+    for b in batches {
+        if left == 0 {
+            break;
+        }
+        let take = b.num_rows().min(left);
+        out.push(b.slice(0, take));
+        left -= take;
+    }
+    out
 }

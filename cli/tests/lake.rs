@@ -395,7 +395,7 @@ fn query_agrees_with_what_was_written_and_events_unique_removes_cross_batch_dupl
 
     let q = |sql: &str, format: eventlake::query::Format| {
         let mut out = Vec::new();
-        eventlake::query::query(&lake, Table::embedded(), sql, format, &mut out).unwrap();
+        eventlake::query::query(&lake, Table::embedded(), sql, format, 0, &mut out).unwrap();
         String::from_utf8(out).unwrap()
     };
     let csv = q(
@@ -421,26 +421,68 @@ fn query_agrees_with_what_was_written_and_events_unique_removes_cross_batch_dupl
     assert!(table.contains("| n "), "{table}");
 
     let mut out = Vec::new();
-    let err = eventlake::query::query(
+    let fails = |lake: &Path, sql: &str| {
+        eventlake::query::query(
+            lake,
+            Table::embedded(),
+            sql,
+            eventlake::query::Format::Table,
+            10,
+            &mut Vec::new(),
+        )
+        .unwrap_err()
+        .to_string()
+    };
+    let err = fails(&lake, "SELEC nonsense");
+    assert!(err.starts_with("query failed: SQL error"), "{err}");
+    assert_eq!(err.matches("SQL error").count(), 1, "one prefix: {err}");
+    assert!(fails(&dir.join("nothing"), "SELECT 1").contains("no lake at"));
+    // Read-only: nothing that writes files or changes the catalog.
+    let elsewhere = dir.join("copied.csv");
+    for sql in [
+        format!("COPY (SELECT * FROM events) TO '{}'", elsewhere.display()),
+        "CREATE TABLE t AS SELECT 1".to_string(),
+        "INSERT INTO events SELECT * FROM events".to_string(),
+        "DROP VIEW events_unique".to_string(),
+    ] {
+        let err = fails(&lake, &sql);
+        assert!(
+            err.starts_with("query refused: `eventlake query` only reads the lake"),
+            "{sql}: {err}"
+        );
+    }
+    assert!(!elsewhere.exists());
+    // A row limit: at most max_rows rows printed.
+    let rows = eventlake::query::query(
         &lake,
         Table::embedded(),
-        "SELEC nonsense",
-        eventlake::query::Format::Table,
+        "SELECT event_uuid FROM events",
+        eventlake::query::Format::Csv,
+        7,
         &mut out,
     )
-    .unwrap_err()
-    .to_string();
-    assert!(err.starts_with("SQL error"), "{err}");
-    let err = eventlake::query::query(
-        &dir.join("nothing"),
-        Table::embedded(),
-        "SELECT 1",
-        eventlake::query::Format::Table,
-        &mut out,
-    )
-    .unwrap_err()
-    .to_string();
-    assert!(err.contains("no lake at"), "{err}");
+    .unwrap();
+    assert_eq!(rows, 7);
+    assert_eq!(
+        String::from_utf8(out).unwrap().lines().count(),
+        1 + 7,
+        "header and 7 rows"
+    );
+    // An empty or cut-off Parquet file is named, not skipped.
+    let mut parquet = Vec::new();
+    files(&lake.join("events"), &mut parquet);
+    let victim = parquet
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .unwrap();
+    let whole = std::fs::read(victim).unwrap();
+    for cut in [0, whole.len() / 2] {
+        std::fs::write(victim, &whole[..cut]).unwrap();
+        let err = fails(&lake, "SELECT count(*) FROM events");
+        let name = victim.file_name().unwrap().to_str().unwrap();
+        assert!(err.starts_with("cannot read ") && err.contains(name), "{err}");
+    }
+    std::fs::write(victim, whole).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -501,6 +543,7 @@ fn compaction_keys_events_by_uuid_and_created_at_like_events_unique_across_event
         Table::embedded(),
         "SELECT event_name, created_at FROM events_unique ORDER BY created_at",
         eventlake::query::Format::Csv,
+        0,
         &mut Vec::new(),
     )
     .unwrap();
@@ -577,7 +620,7 @@ fn compaction_keeps_each_event_once_in_fewer_larger_files_and_is_idempotent() {
     let table = Table::embedded();
     let count = |sql: &str| {
         let mut out = Vec::new();
-        eventlake::query::query(&r.lake, table, sql, eventlake::query::Format::Csv, &mut out).unwrap();
+        eventlake::query::query(&r.lake, table, sql, eventlake::query::Format::Csv, 0, &mut out).unwrap();
         String::from_utf8(out).unwrap().lines().nth(1).unwrap().to_string()
     };
     assert_eq!(

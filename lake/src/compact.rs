@@ -72,6 +72,9 @@ struct Partition {
 pub fn compact(options: &CompactOptions, progress: &dyn Fn(usize, usize)) -> Result<CompactSummary, LakeError> {
     let storage = &options.table.storage;
     let store = LakeStore::open_lake(&options.lake, storage)?;
+    // What a killed run of a directory lake can leave: staging files of unfinished writes.
+    // (New curated files beside old ones are merged by this run: the old rows win.)
+    store.remove_staging_files()?;
     let window = match options.date {
         None => None,
         Some(d) => {

@@ -676,3 +676,44 @@ impl<'s> Delivery<'s> {
         Ok(s)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_request_exceeds_lambdas_limit_however_small_the_records() {
+        // 3 MiB of one-byte records would be a 270 MB request: batches are cut at the
+        // request limit instead, and every record is answered.
+        let options = DeliveryOptions {
+            batch_bytes: 3 * 1024 * 1024,
+            ..DeliveryOptions::default()
+        };
+        let mut batcher = Batcher::new(&options);
+        let mut batches = Vec::new();
+        for _ in 0..200_000 {
+            if let Some(b) = batcher.push(b"x").unwrap() {
+                batches.push(b);
+            }
+        }
+        batches.extend(batcher.invoke().unwrap());
+        assert!(batches.len() > 1);
+        for b in &batches {
+            assert!(b.failure.is_none(), "{:?}", b.failure);
+            assert!(b.response.len() <= REQUEST_LIMIT_BYTES);
+        }
+        let answered: usize = batches.iter().map(|b| b.report.records).sum();
+        assert_eq!(answered, 200_000);
+    }
+
+    #[test]
+    fn a_record_kinesis_would_refuse_waits_for_the_next_batch_as_a_reject() {
+        let mut batcher = Batcher::new(&DeliveryOptions::default());
+        let big = vec![b'x'; KINESIS_RECORD_LIMIT_BYTES + 1];
+        assert!(batcher.push(&big).unwrap().is_none());
+        let batch = batcher.invoke().unwrap().expect("the refused record travels alone");
+        assert_eq!(batch.refused, vec![big]);
+        assert!(batch.response.is_empty());
+        assert_eq!(batcher.records, 1);
+    }
+}

@@ -201,6 +201,34 @@ impl LakeStore {
         }
     }
 
+    /// Checks that every Parquet object below `prefix` is whole: at least a header and a
+    /// footer long, ending in the footer's magic `PAR1` (what a cut-off or empty file lacks,
+    /// and what a query engine may skip without a word). The first that is not is named.
+    pub fn check_parquet_objects(&self, prefix: &str) -> Result<(), LakeError> {
+        const MAGIC: &[u8] = b"PAR1";
+        for (key, size) in self.list(prefix)? {
+            if !key.ends_with(".parquet") {
+                continue;
+            }
+            let bad = |message: String| LakeError::Decode {
+                key: format!("{}/{key}", self.location.trim_end_matches('/')),
+                message,
+            };
+            // Header magic, footer length (4 bytes) and footer magic at least.
+            if size < 12 {
+                return Err(bad(format!("not a Parquet file: {size} bytes")));
+            }
+            let tail = self
+                .runtime
+                .block_on(self.store.get_range(&self.path(&key), size - 4..size))
+                .map_err(|e| self.error("read", &key, &e))?;
+            if tail.as_ref() != MAGIC {
+                return Err(bad("not a whole Parquet file: no footer at its end (cut off?)".into()));
+            }
+        }
+        Ok(())
+    }
+
     /// Removes the staging files (`<name>#<n>`) that writes into a directory lake leave when
     /// the process is killed mid-write; nothing on S3, where an unfinished PUT leaves nothing.
     /// Returns how many it removed.
