@@ -261,21 +261,36 @@ fn error_lines(objects: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
     lines
 }
 
+/// Generated events (`n`, `seed`, shares of duplicates and invalid ones) with `change`
+/// applied, written one per line to `dir/events.ndjson`.
+fn write_events(
+    dir: &Path,
+    n: u64,
+    seed: u64,
+    duplicates: f64,
+    invalid: f64,
+    change: impl FnOnce(&mut Vec<String>),
+) -> PathBuf {
+    let options = GenerateOptions {
+        events: n,
+        seed,
+        duplicates,
+        invalid,
+        ..GenerateOptions::default()
+    };
+    let mut events: Vec<String> = Generator::new(Catalog::embedded(), options).collect();
+    change(&mut events);
+    let input = dir.join("events.ndjson");
+    std::fs::write(&input, events.join("\n") + "\n").unwrap();
+    input
+}
+
 #[test]
 fn replay_to_s3_writes_exactly_what_a_local_replay_writes() {
     let moto = Moto::start();
     moto.create_bucket("eventlake-test");
     let dir = temp_dir("same");
-    let input = dir.join("events.ndjson");
-    let options = GenerateOptions {
-        events: 3000,
-        seed: 11,
-        duplicates: 0.02,
-        invalid: 0.01,
-        ..GenerateOptions::default()
-    };
-    let events: Vec<String> = Generator::new(Catalog::embedded(), options).collect();
-    std::fs::write(&input, events.join("\n") + "\n").unwrap();
+    let input = write_events(&dir, 3000, 11, 0.02, 0.01, |_| {});
     let input = input.to_str().unwrap();
     let local = dir.join("lake");
 
@@ -340,6 +355,22 @@ fn an_unsupported_url_is_one_line() {
         stderr.trim_end(),
         "eventlake: unsupported lake location gs://bucket/lake: use a directory or s3://bucket/prefix"
     );
+}
+
+/// A table definition with `created_datetime` declared a date, in `dir`: every transformed
+/// record fails conversion against it.
+fn broken_table(dir: &Path) -> PathBuf {
+    let broken = dir.join("broken-table.json");
+    std::fs::write(
+        &broken,
+        eventlake_glue_schema::TABLE_JSON.replacen(
+            r#""name": "created_datetime", "type": "timestamp""#,
+            r#""name": "created_datetime", "type": "date""#,
+            1,
+        ),
+    )
+    .unwrap();
+    broken
 }
 
 /// The runs of one lake through the binary: replay with a broken table (every record fails
@@ -409,30 +440,8 @@ fn redrive_compaction_and_query_work_on_s3_as_on_a_directory() {
     let moto = Moto::start();
     moto.create_bucket("eventlake-ops");
     let dir = temp_dir("ops");
-    let input = dir.join("events.ndjson");
-    let events: Vec<String> = Generator::new(
-        Catalog::embedded(),
-        GenerateOptions {
-            events: 1500,
-            seed: 4,
-            duplicates: 0.05,
-            invalid: 0.02,
-            ..GenerateOptions::default()
-        },
-    )
-    .collect();
-    std::fs::write(&input, events.join("\n") + "\n").unwrap();
-    // created_datetime declared a date: every transformed record fails conversion.
-    let broken = dir.join("broken-table.json");
-    std::fs::write(
-        &broken,
-        eventlake_glue_schema::TABLE_JSON.replacen(
-            r#""name": "created_datetime", "type": "timestamp""#,
-            r#""name": "created_datetime", "type": "date""#,
-            1,
-        ),
-    )
-    .unwrap();
+    let input = write_events(&dir, 1500, 4, 0.05, 0.02, |_| {});
+    let broken = broken_table(&dir);
     let (input, broken) = (input.to_str().unwrap(), broken.to_str().unwrap());
     let local = dir.join("lake");
     let on_s3 = redrive_compact_query("s3://eventlake-ops/lake", input, broken, &moto.env());
@@ -473,21 +482,12 @@ const SMALL: [&str; 6] = ["--batch-mb", "0.2", "--file-mb", "1", "--checkpoint-m
 /// An input for the resume tests: generated events with duplicates and invalid ones, and a
 /// line Kinesis would not take (over 1 MiB) in the middle.
 fn resume_input(dir: &Path) -> PathBuf {
-    let options = GenerateOptions {
-        events: 20_000,
-        seed: 5,
-        duplicates: 0.03,
-        invalid: 0.01,
-        ..GenerateOptions::default()
-    };
-    let mut events: Vec<String> = Generator::new(Catalog::embedded(), options).collect();
-    events.insert(
-        9_000,
-        format!(r#"{{"event_name":"a:b","blob":"{}"}}"#, "x".repeat(1_100_000)),
-    );
-    let input = dir.join("events.ndjson");
-    std::fs::write(&input, events.join("\n") + "\n").unwrap();
-    input
+    write_events(dir, 20_000, 5, 0.03, 0.01, |events| {
+        events.insert(
+            9_000,
+            format!(r#"{{"event_name":"a:b","blob":"{}"}}"#, "x".repeat(1_100_000)),
+        );
+    })
 }
 
 fn replay_args<'a>(input: &'a str, lake: &'a str) -> Vec<&'a str> {
@@ -706,30 +706,9 @@ fn a_redrive_killed_at_any_point_then_run_again_ends_as_one_redrive() {
     let moto = Moto::start();
     moto.create_bucket("redrive");
     let dir = temp_dir("redrive-resume");
-    let events: Vec<String> = Generator::new(
-        Catalog::embedded(),
-        GenerateOptions {
-            events: 3000,
-            seed: 8,
-            invalid: 0.02,
-            ..GenerateOptions::default()
-        },
-    )
-    .collect();
-    let input = dir.join("events.ndjson");
-    std::fs::write(&input, events.join("\n") + "\n").unwrap();
-    // Every transformed record fails conversion against this table: many error objects of
-    // both kinds to re-drive.
-    let broken = dir.join("broken-table.json");
-    std::fs::write(
-        &broken,
-        eventlake_glue_schema::TABLE_JSON.replacen(
-            r#""name": "created_datetime", "type": "timestamp""#,
-            r#""name": "created_datetime", "type": "date""#,
-            1,
-        ),
-    )
-    .unwrap();
+    let input = write_events(&dir, 3000, 8, 0.0, 0.02, |_| {});
+    // Many error objects of both kinds to re-drive.
+    let broken = broken_table(&dir);
     let (input, broken) = (input.to_str().unwrap(), broken.to_str().unwrap());
     let lake_of = |name: &str| match name.strip_prefix("s3:") {
         Some(prefix) => format!("s3://redrive/{prefix}"),
