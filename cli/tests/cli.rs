@@ -312,6 +312,14 @@ fn replay_refuses_buffer_sizes_firehose_would_not_take() {
         (&["--batch-mb", "NaN"][..], "`NaN` is not a number of MiB"),
         (&["--file-mb", "inf"][..], "`inf` is not a number of MiB from 1 to 128"),
         (&["--file-mb", "0.5"][..], "`0.5` is not a number of MiB from 1 to 128"),
+        (
+            &["--checkpoint-mb", "0"][..],
+            "`0` is not a number of MiB from 1 to 4096",
+        ),
+        (
+            &["--checkpoint-mb", "5000"][..],
+            "`5000` is not a number of MiB from 1 to 4096",
+        ),
     ] {
         assert_flag_refused(
             &["replay", "--input", "-", "--lake", "/tmp/eventlake-never-written"],
@@ -384,4 +392,68 @@ fn invoke_takes_the_lake_date_range_of_a_stage_from_the_environment() {
     assert_eq!(result(&run(None), 1), "ProcessingFailed");
     assert_eq!(result(&run(Some("2019-01-01,NOW+1DAYS")), 1), "Ok");
     assert_one_line_error(&run(Some("NOW-3YEARS,NOW")), "EVENTLAKE_LAKE_DATE_RANGE");
+}
+
+#[test]
+fn compact_takes_any_lookback_and_removes_what_a_killed_write_left() {
+    let dir = std::env::temp_dir().join(format!("eventlake-cli-compact-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let lake = dir.join("lake");
+    let lake_arg = lake.to_str().unwrap();
+    let event = br#"{"event_uuid":"0f8fad5b-d9cb-469f-a165-70867728950e","event_name":"a:b","created_at":1710670500}"#;
+    assert!(eventlake(&["replay", "--input", "-", "--lake", lake_arg], event)
+        .status
+        .success());
+    // A staging file, as a write killed mid-way leaves it on a directory.
+    let partition = lake.join("events/event_type=a/created_date=2024-03-17");
+    let staging = partition.join("eventlake-local-1-2026-01-01-00-00-00-x.parquet#7");
+    std::fs::write(&staging, b"half a file").unwrap();
+    for lookback in ["0", "100000000", "4294967295"] {
+        let out = eventlake(
+            &[
+                "compact",
+                "--lake",
+                lake_arg,
+                "--date",
+                "2024-03-17",
+                "--lookback-days",
+                lookback,
+            ],
+            b"",
+        );
+        assert!(
+            out.status.success(),
+            "{lookback}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("curated after:       1 rows in 1 files"),
+            "{lookback}: {stdout}"
+        );
+    }
+    assert!(!staging.exists(), "the staging file is removed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn logs_written_to_a_pipe_carry_no_colour_codes() {
+    let dir = std::env::temp_dir().join(format!("eventlake-cli-colour-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eventlake"))
+        .args(["replay", "--input", "-", "--lake", dir.join("lake").to_str().unwrap()])
+        // The transform's per-batch warnings, which replay hides by default.
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"not json\n{}\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("WARN"), "a warning is logged: {stderr}");
+    assert!(!stderr.contains('\u{1b}'), "no escape codes: {stderr:?}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
