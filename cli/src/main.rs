@@ -75,7 +75,7 @@ enum Command {
         stream: String,
         /// MiB of input between checkpoints (1 to 4096): an interrupted replay resumes from
         /// its last one when run again.
-        #[arg(long, default_value_t = 128.0, value_parser = checkpoint_mib)]
+        #[arg(long, default_value_t = 512.0, value_parser = checkpoint_mib)]
         checkpoint_mb: f64,
         /// Replay even if the lake already holds this whole replay (its rows are written again).
         #[arg(long)]
