@@ -468,7 +468,7 @@ fn run(command: Command) -> Result<(), CliError> {
             options.checkpoint_bytes = mib(checkpoint_mb).max(1);
             options.again = again;
             match (input, errors) {
-                (_, Some(dir)) => redrive_command(&dir, &options),
+                (_, Some(dir)) => redrive_command(&dir, options),
                 (input, None) => replay_command(input.unwrap_or_else(|| "-".into()), options),
             }
         }
@@ -650,11 +650,27 @@ fn replay_command(input: PathBuf, mut options: ReplayOptions) -> Result<(), CliE
 }
 
 /// `eventlake replay --errors`: the records of error objects through the delivery again.
-fn redrive_command(errors: &std::path::Path, options: &ReplayOptions) -> Result<(), CliError> {
+fn redrive_command(errors: &std::path::Path, mut options: ReplayOptions) -> Result<(), CliError> {
     check_stream(&options.delivery.stream)?;
-    let summary = eventlake_lake::redrive(errors, options)?;
-    print!("{}", eventlake::report::replay(&summary));
-    Ok(())
+    let stop = Arc::new(AtomicBool::new(false));
+    options.stop = Some(stop.clone());
+    watch_ctrl_c(stop)?;
+    match eventlake_lake::redrive(errors, &options) {
+        Ok(redriven) => {
+            print!("{}", eventlake::report::redriven(&redriven, errors, &options));
+            match redriven.state {
+                eventlake_lake::ReplayState::Interrupted => Err(CliError::Interrupted),
+                _ => Ok(()),
+            }
+        }
+        Err(e) => {
+            // What the lake holds, before the one-line error.
+            if let Ok(Some(manifest)) = eventlake_lake::redrive_committed(errors, &options) {
+                eprint!("{}", eventlake::report::redrive_account(&manifest, &options));
+            }
+            Err(e.into())
+        }
+    }
 }
 
 /// Watches for Ctrl-C (SIGINT): the first sets `stop`, so that the replay commits what is in

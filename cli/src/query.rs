@@ -167,10 +167,21 @@ pub fn query(
     let tables = locate(lake, table)?;
     // One row more than shown tells whether there are more.
     let limit = (max_rows > 0).then_some(max_rows + 1);
-    let mut batches = runtime.block_on(async {
+    let result = runtime.block_on(async {
         let ctx = session(&tables, table).await?;
         run_sql(&ctx, sql, limit).await
-    })?;
+    });
+    let mut batches = match result {
+        Err(CliError::Query(text)) if text.contains("Parquet") => {
+            // DataFusion does not say which file it could not decode: find it.
+            let storage = &table.storage;
+            let store = LakeStore::open_lake(lake, storage)?;
+            store.find_unreadable_parquet(&storage.events_prefix)?;
+            store.find_unreadable_parquet(&storage.curated_prefix)?;
+            return Err(CliError::Query(text));
+        }
+        result => result?,
+    };
     let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
     let cut = max_rows > 0 && rows > max_rows;
     if cut {

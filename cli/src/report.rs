@@ -1,6 +1,8 @@
 //! What the lake commands print: a few readable lines per summary.
 
-use eventlake_lake::{CompactSummary, DeliverySummary, Manifest, ReplayOptions, ReplayState, Replayed};
+use eventlake_lake::{
+    CompactSummary, DeliverySummary, Manifest, RedriveManifest, Redriven, ReplayOptions, ReplayState, Replayed,
+};
 
 /// What a replay did, and what the lake holds now: its summary, then whether it resumed an
 /// interrupted run, was interrupted itself (and how to finish it), or had nothing to do.
@@ -55,6 +57,36 @@ pub fn committed_account(m: &Manifest, options: &ReplayOptions) -> String {
         "the replay stopped: {lake} holds the first {} records ({:.1} MB) of {input}: {} rows in {} Parquet files, {} rejected, {} conversion failures; fix the cause and run the same command again to resume\n",
         m.committed.lines,
         m.committed.bytes as f64 / 1e6,
+        m.summary.written.rows,
+        m.summary.written.files,
+        m.summary.rejected_total(),
+        m.summary.conversion_failed,
+    )
+}
+
+/// What a re-drive did: its summary, and when interrupted, how far it got and how to finish.
+pub fn redriven(r: &Redriven, errors: &std::path::Path, options: &ReplayOptions) -> String {
+    let mut out = replay(&r.summary);
+    if r.state == ReplayState::Interrupted {
+        out.push_str(&format!(
+            "interrupted: {} of the {} error objects of {} are re-driven into {} (counted above, and renamed .redriven).\nRun the same command again to finish the re-drive.\n",
+            r.done,
+            r.objects,
+            errors.display(),
+            options.lake.display()
+        ));
+    }
+    out
+}
+
+/// After a re-drive failed: what of it the lake holds (from its manifest), and how to resume.
+pub fn redrive_account(m: &RedriveManifest, options: &ReplayOptions) -> String {
+    format!(
+        "the re-drive stopped: {} of the {} error objects of {} are re-driven into {}: {} rows in {} Parquet files, {} rejected again, {} conversion failures; fix the cause and run the same command again to resume\n",
+        m.done,
+        m.sources.len(),
+        m.errors,
+        options.lake.display(),
         m.summary.written.rows,
         m.summary.written.files,
         m.summary.rejected_total(),

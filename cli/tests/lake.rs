@@ -303,7 +303,9 @@ fn records_that_do_not_fit_the_table_go_to_format_conversion_failed_and_redrive_
     assert_eq!(failed[0]["dataCatalogTable"]["tableName"], "events");
 
     // Fix the table (the real one), re-drive: every record is recovered, once.
-    let summary = redrive(&lake.join("errors"), &ReplayOptions::new(&lake)).unwrap();
+    let summary = redrive(&lake.join("errors"), &ReplayOptions::new(&lake))
+        .unwrap()
+        .summary;
     assert_eq!(summary.written.rows, 300);
     assert_eq!(summary.conversion_failed, 0);
     let rows = read_lake(&lake);
@@ -316,7 +318,9 @@ fn records_that_do_not_fit_the_table_go_to_format_conversion_failed_and_redrive_
         error_records(&lake, "format-conversion-failed").is_empty(),
         "re-driven files are marked"
     );
-    let again = redrive(&lake.join("errors"), &ReplayOptions::new(&lake)).unwrap();
+    let again = redrive(&lake.join("errors"), &ReplayOptions::new(&lake))
+        .unwrap()
+        .summary;
     assert_eq!(again.records, 0, "a second re-drive repeats nothing");
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -368,7 +372,9 @@ fn redriving_processing_failures_runs_them_through_the_transform_again() {
         (3, 3),
         "a blank line is a rejected record, not a skipped one"
     );
-    let again = redrive(&lake.join("errors"), &ReplayOptions::new(&lake)).unwrap();
+    let again = redrive(&lake.join("errors"), &ReplayOptions::new(&lake))
+        .unwrap()
+        .summary;
     assert_eq!(again.records, 3);
     assert_eq!(again.rejected_total(), 3, "still invalid: rejected again, kept again");
     assert_eq!(error_records(&lake, "processing-failed").len(), 3);
@@ -482,6 +488,17 @@ fn query_agrees_with_what_was_written_and_events_unique_removes_cross_batch_dupl
         let name = victim.file_name().unwrap().to_str().unwrap();
         assert!(err.starts_with("cannot read ") && err.contains(name), "{err}");
     }
+    // Whole, footer intact, pages overwritten: the engine's error names no file; the query
+    // then finds and names it.
+    let mut garbled = whole.clone();
+    garbled[8..whole.len() / 2].fill(0xAB);
+    std::fs::write(victim, &garbled).unwrap();
+    let err = fails(&lake, "SELECT sum(length(payload)) FROM events");
+    let name = victim.file_name().unwrap().to_str().unwrap();
+    assert!(
+        err.starts_with("cannot read ") && err.contains(name) && err.contains("not a readable Parquet file"),
+        "{err}"
+    );
     std::fs::write(victim, whole).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -768,3 +768,121 @@ fn a_redrive_killed_at_any_point_then_run_again_ends_as_one_redrive() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The re-drive manifests' `done` counts in the directory lake `lake`.
+fn redriven_objects(lake: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(lake.join("_eventlake/redrives")) else {
+        return 0;
+    };
+    entries
+        .filter_map(|e| std::fs::read(e.ok()?.path()).ok())
+        .filter_map(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .filter_map(|m| m["done"].as_u64())
+        .max()
+        .unwrap_or(0) as usize
+}
+
+#[test]
+fn ctrl_c_mid_redrive_says_how_far_it_got_and_a_failed_one_what_the_lake_holds() {
+    let dir = temp_dir("redrive-signals");
+    let input = write_events(&dir, 3000, 8, 0.0, 0.02, |_| {});
+    let broken = broken_table(&dir);
+    let (input, broken) = (input.to_str().unwrap(), broken.to_str().unwrap());
+    let prepare = |lake: &Path| {
+        let args = [
+            "replay",
+            "--input",
+            input,
+            "--lake",
+            lake.to_str().unwrap(),
+            "--table",
+            broken,
+            "--batch-mb",
+            "0.2",
+        ];
+        let out = eventlake(&args, &[]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    let redrive_args = |lake: &Path| {
+        let errors = lake.join("errors").display().to_string();
+        vec![
+            "replay".to_string(),
+            "--errors".into(),
+            errors,
+            "--lake".into(),
+            lake.display().to_string(),
+        ]
+    };
+    let run =
+        |args: &[String], env: &[(&str, String)]| eventlake(&args.iter().map(String::as_str).collect::<Vec<_>>(), env);
+    let reference = dir.join("reference");
+    prepare(&reference);
+    assert!(run(&redrive_args(&reference), &[]).status.success());
+    let reference_objects = local_objects(&reference);
+
+    // Ctrl-C after the first object is committed (a slow store keeps the rest from finishing
+    // first): that object stays re-driven, the rest waits; exit status 130.
+    let stopped = dir.join("stopped");
+    prepare(&stopped);
+    let child = Command::new(env!("CARGO_BIN_EXE_eventlake"))
+        .args(redrive_args(&stopped))
+        .env("EVENTLAKE_FAULT_SLOW_PUTS_MS", "150")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while redriven_objects(&stopped) < 1 {
+        assert!(std::time::Instant::now() < deadline, "no object re-driven within 120 s");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let interrupt = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupt.success());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("records in:"), "{stdout}");
+    assert!(
+        stdout.contains("interrupted: ")
+            && stdout.contains("error objects of")
+            && stdout.contains("Run the same command again"),
+        "{stdout}"
+    );
+    let again = run(&redrive_args(&stopped), &[]);
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert_same_lake(&reference_objects, &local_objects(&stopped), "after Ctrl-C");
+
+    // A re-drive into a lake that cannot take Parquet (`events` is a file): what the lake
+    // holds of the re-drive, then the one-line error.
+    let source = dir.join("source");
+    prepare(&source);
+    let blocked = dir.join("blocked");
+    std::fs::create_dir_all(&blocked).unwrap();
+    std::fs::write(blocked.join("events"), b"not a folder").unwrap();
+    let args = [
+        "replay".to_string(),
+        "--errors".into(),
+        source.join("errors").display().to_string(),
+        "--lake".into(),
+        blocked.display().to_string(),
+    ];
+    let out = run(&args, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.contains("WARN")).collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(
+        lines[0].starts_with("the re-drive stopped: 0 of the ") && lines[0].contains("run the same command again"),
+        "{err}"
+    );
+    assert!(lines[1].starts_with("eventlake: cannot write "), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

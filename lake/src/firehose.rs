@@ -441,7 +441,6 @@ impl<'s> Delivery<'s> {
         self.writer.flush_all(self.store, &mut self.names)?;
         self.write_errors()?;
         this_run.written = self.writer.stats();
-        this_run.error_files = self.summary.error_files;
         manifest.summary.add_counts(&this_run);
         manifest.write(self.store)?;
         self.summary.write_time += started.elapsed();

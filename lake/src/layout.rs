@@ -152,11 +152,6 @@ impl ObjectNames {
         names
     }
 
-    /// A random 32-bit run id.
-    pub fn random_run(&mut self) -> u32 {
-        (self.random() >> 32) as u32
-    }
-
     /// The next name, stamped with the current time and the tag.
     pub fn delivery_object(&mut self) -> String {
         let now = chrono::Utc::now().format("%Y-%m-%d-%H-%M-%S");

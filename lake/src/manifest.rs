@@ -79,29 +79,20 @@ impl Manifest {
 
     /// The manifest of the replay of `input` by `stream` in `store`, if one was written.
     pub fn read(store: &LakeStore, input: &str, stream: &str) -> Result<Option<Manifest>, LakeError> {
-        let key = manifest_key(&Manifest::id(input, stream));
-        let Some(bytes) = store.get_if_exists(&key)? else {
-            return Ok(None);
-        };
-        let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| LakeError::Decode {
-            key: format!("{}/{key}", store.location().trim_end_matches('/')),
-            message: format!("not a replay manifest ({e}); delete it to replay from the start"),
-        })?;
-        Ok(Some(manifest))
-    }
-
-    /// The manifest as written: pretty JSON.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut m = self.clone();
-        m.updated = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        // A struct of numbers and strings always serializes.
-        serde_json::to_vec_pretty(&m).unwrap_or_default()
+        read_state(
+            store,
+            &manifest_key(&Manifest::id(input, stream)),
+            "a replay manifest",
+            "replay",
+        )
     }
 
     /// Writes it (one object: a directory lake writes it under a staging name and renames
     /// it, S3 takes it in one PUT, so a reader sees the old manifest or the new one).
     pub fn write(&self, store: &LakeStore) -> Result<(), LakeError> {
-        store.put(&self.key(), self.to_bytes()).map(|_| ())
+        let mut m = self.clone();
+        m.updated = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        write_state(store, &self.key(), &m)
     }
 }
 
@@ -139,31 +130,56 @@ impl RedriveManifest {
         )
     }
 
+    /// The re-drive of `errors` by `stream` in `store`, if one was started.
+    pub fn read(store: &LakeStore, errors: &str, stream: &str) -> Result<Option<RedriveManifest>, LakeError> {
+        read_state(
+            store,
+            &RedriveManifest::key_of(errors, stream),
+            "a re-drive manifest",
+            "re-drive",
+        )
+    }
+
     /// The unfinished re-drive of `errors` by `stream` in `store`, if there is one.
     pub fn read_unfinished(
         store: &LakeStore,
         errors: &str,
         stream: &str,
     ) -> Result<Option<RedriveManifest>, LakeError> {
-        let key = RedriveManifest::key_of(errors, stream);
-        let Some(bytes) = store.get_if_exists(&key)? else {
-            return Ok(None);
-        };
-        let manifest: RedriveManifest = serde_json::from_slice(&bytes).map_err(|e| LakeError::Decode {
-            key: format!("{}/{key}", store.location().trim_end_matches('/')),
-            message: format!("not a re-drive manifest ({e}); delete it to re-drive from the start"),
-        })?;
-        Ok((!manifest.complete).then_some(manifest))
+        Ok(RedriveManifest::read(store, errors, stream)?.filter(|m| !m.complete))
     }
 
     /// Writes it (one object, replaced whole).
     pub fn write(&self, store: &LakeStore) -> Result<(), LakeError> {
-        // A struct of numbers and strings always serializes.
-        let bytes = serde_json::to_vec_pretty(self).unwrap_or_default();
-        store
-            .put(&RedriveManifest::key_of(&self.errors, &self.stream), bytes)
-            .map(|_| ())
+        write_state(store, &RedriveManifest::key_of(&self.errors, &self.stream), self)
     }
+}
+
+/// Reads the state object `key` (`what` it is, for the error; `job` to say what deleting it
+/// restarts), if there is one.
+fn read_state<T: serde::de::DeserializeOwned>(
+    store: &LakeStore,
+    key: &str,
+    what: &str,
+    job: &str,
+) -> Result<Option<T>, LakeError> {
+    let Some(bytes) = store.get_if_exists(key)? else {
+        return Ok(None);
+    };
+    let state = serde_json::from_slice(&bytes).map_err(|e| LakeError::Decode {
+        key: format!("{}/{key}", store.location().trim_end_matches('/')),
+        message: format!("not {what} ({e}); delete it to {job} from the start"),
+    })?;
+    Ok(Some(state))
+}
+
+/// Writes a state object as pretty JSON, in one put (a directory lake writes it under a
+/// staging name and renames it, S3 takes it in one PUT: a reader sees the old one or the new).
+fn write_state<T: Serialize>(store: &LakeStore, key: &str, state: &T) -> Result<(), LakeError> {
+    // The state types are structs of numbers, strings and maps with string keys: they always
+    // serialize.
+    let bytes = serde_json::to_vec_pretty(state).unwrap_or_default();
+    store.put(key, bytes).map(|_| ())
 }
 
 /// Removes what run `run` of `stream` wrote in segment `from` and later (below the events and

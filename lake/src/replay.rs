@@ -222,12 +222,7 @@ pub fn replay(
                     line.pop();
                 }
                 if let Some(batch) = batcher.push(&line)? {
-                    let committed = Committed {
-                        segments: batcher.segment + 1,
-                        lines,
-                        bytes: read,
-                        crc32: crc.clone().finalize(),
-                    };
+                    let committed = committed_at(batcher.segment, lines, read, &crc);
                     at_batch_end = (committed, batcher.counts());
                     let checkpoint = (read - last_commit >= options.checkpoint_bytes as u64).then(|| {
                         last_commit = read;
@@ -258,12 +253,7 @@ pub fn replay(
                 }
             } else {
                 let batch = batcher.invoke()?;
-                let committed = Committed {
-                    segments: batcher.segment + 1,
-                    lines,
-                    bytes: read,
-                    crc32: crc.clone().finalize(),
-                };
+                let committed = committed_at(batcher.segment, lines, read, &crc);
                 if let Some(batch) = batch {
                     if tx.send((Some(batch), None)).is_err() {
                         return Ok(());
@@ -317,6 +307,17 @@ pub fn replay(
 pub fn committed(options: &ReplayOptions) -> Result<Option<Manifest>, LakeError> {
     let store = LakeStore::open_existing(&options.lake)?;
     Manifest::read(&store, &options.input, &options.delivery.stream)
+}
+
+/// What is committed once segment `segment` ends after `lines` lines, `bytes` bytes of input
+/// whose CRC so far is `crc`.
+fn committed_at(segment: u64, lines: u64, bytes: u64, crc: &crc32fast::Hasher) -> Committed {
+    Committed {
+        segments: segment + 1,
+        lines,
+        bytes,
+        crc32: crc.clone().finalize(),
+    }
 }
 
 /// Where a manifest is, for messages.
@@ -376,7 +377,7 @@ fn skip_committed(
 /// Safe to re-run: one object at a time, its outputs are committed (a
 /// [`RedriveManifest`] in the lake) before it is renamed, so a re-drive killed at any point,
 /// run again, removes what it wrote after its last commit and goes on from there.
-pub fn redrive(errors: &Path, options: &ReplayOptions) -> Result<DeliverySummary, LakeError> {
+pub fn redrive(errors: &Path, options: &ReplayOptions) -> Result<Redriven, LakeError> {
     let started = Instant::now();
     let source = LakeStore::open_existing(errors)?;
     let store = LakeStore::open(&options.lake)?;
@@ -423,7 +424,13 @@ pub fn redrive(errors: &Path, options: &ReplayOptions) -> Result<DeliverySummary
     for key in &sources[..manifest.done] {
         rename_redriven(&source, key)?;
     }
+    let mut stopped = false;
     for (index, key) in sources.iter().enumerate().skip(manifest.done) {
+        if options.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed)) {
+            // Between objects: everything before this one is committed and renamed.
+            stopped = true;
+            break;
+        }
         batcher.segment = index as u64;
         let shown = format!("{}/{key}", source.location().trim_end_matches('/'));
         let kind = ErrorKind::of_key(&shown).ok_or_else(|| LakeError::BadErrorRecord {
@@ -500,11 +507,43 @@ pub fn redrive(errors: &Path, options: &ReplayOptions) -> Result<DeliverySummary
     total.transform_time = summary.transform_time;
     total.convert_time = summary.convert_time;
     total.write_time = summary.write_time;
-    manifest.done = sources.len();
-    manifest.complete = true;
-    manifest.summary = total.clone();
-    manifest.write(&store)?;
-    Ok(total)
+    if !stopped {
+        manifest.done = sources.len();
+        manifest.complete = true;
+        manifest.summary = total.clone();
+        manifest.write(&store)?;
+    }
+    Ok(Redriven {
+        summary: total,
+        state: if stopped {
+            ReplayState::Interrupted
+        } else {
+            ReplayState::Complete
+        },
+        done: manifest.done,
+        objects: sources.len(),
+    })
+}
+
+/// What a re-drive did.
+#[derive(Debug, Clone)]
+pub struct Redriven {
+    /// Totals of the whole re-drive (committed runs before this one included); times are
+    /// this run's.
+    pub summary: DeliverySummary,
+    /// [`ReplayState::Complete`], or [`ReplayState::Interrupted`] when stopped between objects.
+    pub state: ReplayState,
+    /// Source objects re-driven and committed.
+    pub done: usize,
+    /// Source objects the re-drive has (listed when it started).
+    pub objects: usize,
+}
+
+/// The manifest of the re-drive of `errors` that `options` describes, if the lake has one:
+/// what an interrupted or failed re-drive left committed.
+pub fn redrive_committed(errors: &Path, options: &ReplayOptions) -> Result<Option<RedriveManifest>, LakeError> {
+    let store = LakeStore::open_existing(&options.lake)?;
+    RedriveManifest::read(&store, &errors.display().to_string(), &options.delivery.stream)
 }
 
 /// Renames a re-driven error object to `<key>.redriven` (nothing if that is done already).

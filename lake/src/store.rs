@@ -229,6 +229,30 @@ impl LakeStore {
         Ok(())
     }
 
+    /// Reads every Parquet object below `prefix` whole (footer, every page of every column)
+    /// and names the first that does not decode: for when a query engine fails on a file
+    /// without saying which. Slow (it reads the table), so only for an error already met.
+    pub fn find_unreadable_parquet(&self, prefix: &str) -> Result<(), LakeError> {
+        use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+        for (key, _) in self.list(prefix)? {
+            if !key.ends_with(".parquet") {
+                continue;
+            }
+            let bytes = self.get(&key)?;
+            let decoded: Result<(), String> = ParquetRecordBatchReaderBuilder::try_new(bytes)
+                .and_then(|b| b.build())
+                .map_err(|e| e.to_string())
+                .and_then(|reader| reader.map(|batch| batch.map(|_| ()).map_err(|e| e.to_string())).collect());
+            if let Err(message) = decoded {
+                return Err(LakeError::Decode {
+                    key: format!("{}/{key}", self.location.trim_end_matches('/')),
+                    message: format!("not a readable Parquet file: {message}"),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Removes the staging files (`<name>#<n>`) that writes into a directory lake leave when
     /// the process is killed mid-write; nothing on S3, where an unfinished PUT leaves nothing.
     /// Returns how many it removed.
@@ -311,24 +335,29 @@ fn is_staging_name(name: &str) -> bool {
         .is_some_and(|(base, n)| !base.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// A fault-injection hook for the resume tests (docs/local-lake.md, "Faults"): with
-/// `EVENTLAKE_FAULT_ABORT_AFTER_PUTS=N` in the environment, the process aborts (as a SIGKILL
-/// would end it: no unwinding, no cleanup) right after its N-th object write.
+/// Fault-injection hooks for the resume tests (docs/local-lake.md, "Faults"):
+/// - `EVENTLAKE_FAULT_ABORT_AFTER_PUTS=N`: the process aborts (as a SIGKILL would end it: no
+///   unwinding, no cleanup) right after its N-th object write;
+/// - `EVENTLAKE_FAULT_SLOW_PUTS_MS=M`: every object write takes M ms longer (a slow store), so
+///   that a test can interrupt a run between two writes without racing it.
 mod fault {
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::OnceLock;
 
     static LIMIT: OnceLock<Option<u64>> = OnceLock::new();
+    static SLOW: OnceLock<Option<u64>> = OnceLock::new();
     static PUTS: AtomicU64 = AtomicU64::new(0);
 
+    fn setting(cell: &'static OnceLock<Option<u64>>, name: &str) -> Option<u64> {
+        *cell.get_or_init(|| std::env::var(name).ok().and_then(|v| v.parse().ok()))
+    }
+
     pub(super) fn after_put() {
-        let limit = LIMIT.get_or_init(|| {
-            std::env::var("EVENTLAKE_FAULT_ABORT_AFTER_PUTS")
-                .ok()
-                .and_then(|v| v.parse().ok())
-        });
-        if let Some(limit) = limit {
-            if PUTS.fetch_add(1, Ordering::SeqCst) + 1 >= *limit {
+        if let Some(ms) = setting(&SLOW, "EVENTLAKE_FAULT_SLOW_PUTS_MS") {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+        }
+        if let Some(limit) = setting(&LIMIT, "EVENTLAKE_FAULT_ABORT_AFTER_PUTS") {
+            if PUTS.fetch_add(1, Ordering::SeqCst) + 1 >= limit {
                 eprintln!("eventlake: EVENTLAKE_FAULT_ABORT_AFTER_PUTS={limit}: aborting after {limit} object writes");
                 std::process::abort();
             }
