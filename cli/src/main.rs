@@ -156,8 +156,8 @@ enum Command {
     /// The whole pipeline on this machine: generate an hour of traffic, replay it through the
     /// transform into a local lake, run a few analyst queries.
     Demo {
-        /// Events to generate (default: one hour at 1M events/hour).
-        #[arg(long, default_value_t = 1_000_000)]
+        /// Events to generate, at least 1 (default: one hour at 1M events/hour).
+        #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
         events: u64,
         /// The lake directory.
         #[arg(long, default_value = "demo-lake")]

@@ -331,6 +331,11 @@ fn replay_refuses_buffer_sizes_firehose_would_not_take() {
 
 #[test]
 fn demo_replaces_only_a_lake_it_made() {
+    assert_flag_refused(
+        &["demo", "--lake", "/tmp/eventlake-never-written"],
+        &["--events", "0"],
+        "0 is not in 1..",
+    );
     let dir = std::env::temp_dir().join(format!("eventlake-cli-demo-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let lake = dir.join("lake");

@@ -177,6 +177,48 @@ impl HiveType {
     }
 }
 
+/// The JSON kind the catalog expects a producer to send for a field (`null` fits every field
+/// and is not a kind here): the producer contract the transform's drift count checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JsonKind {
+    /// A JSON string (`string`, and `timestamp` and `date` as text).
+    String,
+    /// A number without fraction or exponent (`bigint`, `int`, `smallint`, `tinyint`).
+    Integer,
+    /// Any JSON number (`double`, `float`, `decimal`).
+    Number,
+    /// `true` or `false` (`boolean`).
+    Boolean,
+    /// A JSON array (`array<…>`).
+    Array,
+}
+
+impl JsonKind {
+    /// How messages name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            JsonKind::String => "string",
+            JsonKind::Integer => "integer",
+            JsonKind::Number => "number",
+            JsonKind::Boolean => "boolean",
+            JsonKind::Array => "array",
+        }
+    }
+}
+
+impl HiveType {
+    /// The JSON kind a producer sends for a field of this type.
+    pub fn json_kind(&self) -> JsonKind {
+        match self {
+            HiveType::String | HiveType::Timestamp | HiveType::Date => JsonKind::String,
+            HiveType::BigInt | HiveType::Int | HiveType::SmallInt | HiveType::TinyInt => JsonKind::Integer,
+            HiveType::Double | HiveType::Float | HiveType::Decimal { .. } => JsonKind::Number,
+            HiveType::Boolean => JsonKind::Boolean,
+            HiveType::Array(_) => JsonKind::Array,
+        }
+    }
+}
+
 /// Whether `s` is a timestamp text that Firehose's OpenX JSON deserializer reads as a
 /// `timestamp` in UTC (see [`openx_timestamp_micros`]).
 pub fn is_openx_timestamp(s: &str) -> bool {

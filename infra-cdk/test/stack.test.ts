@@ -384,6 +384,7 @@ describe('alarms and dashboard', () => {
       'eventlake-prod-partition-limit': ['AWS/Firehose', 'PartitionCountExceeded'],
       'eventlake-prod-records-rejected': ['eventlake', 'RecordsProcessingFailed'],
       'eventlake-prod-records-outside-lake-window': ['eventlake', 'RecordsProcessingFailed'],
+      'eventlake-prod-field-drift': ['eventlake', 'RecordsFieldDrift'],
       'eventlake-prod-transform-errors': ['AWS/Lambda', 'Errors'],
       'eventlake-prod-transform-throttles': ['AWS/Lambda', 'Throttles'],
       'eventlake-prod-transform-duration': ['AWS/Lambda', 'Duration'],

@@ -242,7 +242,7 @@ impl LakeStore {
             let decoded: Result<(), String> = ParquetRecordBatchReaderBuilder::try_new(bytes)
                 .and_then(|b| b.build())
                 .map_err(|e| e.to_string())
-                .and_then(|reader| reader.map(|batch| batch.map(|_| ()).map_err(|e| e.to_string())).collect());
+                .and_then(|mut reader| reader.try_for_each(|batch| batch.map(|_| ()).map_err(|e| e.to_string())));
             if let Err(message) = decoded {
                 return Err(LakeError::Decode {
                     key: format!("{}/{key}", self.location.trim_end_matches('/')),

@@ -27,7 +27,9 @@ fn the_folder_decides_how_a_record_is_redriven() {
             format!("{{\"rawData\":\"{}\",\"ErrorCode\":\"misleading\"}}\n", b64(raw)).into_bytes(),
         )
         .unwrap();
-    let summary = redrive(&lake.join("errors"), &ReplayOptions::new(&lake)).unwrap();
+    let summary = redrive(&lake.join("errors"), &ReplayOptions::new(&lake))
+        .unwrap()
+        .summary;
     assert_eq!(
         (summary.records, summary.ok, summary.invocations),
         (2, 2, 1),

@@ -134,6 +134,8 @@ impl EventFacts {
 #[derive(Debug, Default)]
 pub struct Enricher {
     members: Vec<Member>,
+    /// The name of the event last enriched.
+    event_name: String,
 }
 
 /// Where the required fields stand in the input.
@@ -199,6 +201,8 @@ impl Enricher {
         let uuid_text = string_value(text, &uuid_m, RequiredField::EventUuid)?;
         let uuid = parse_uuid(&uuid_text).ok_or_else(|| RecordError::InvalidUuid(Quoted::new(&uuid_text)))?;
         let name = string_value(text, &name_m, RequiredField::EventName)?;
+        self.event_name.clear();
+        self.event_name.push_str(&name);
         let (event_type, event_subtype) = name_segments(&name)?;
         let checked_type =
             EventType::new(event_type).ok_or_else(|| RecordError::InvalidEventType(Quoted::new(event_type)))?;
@@ -262,6 +266,14 @@ impl Enricher {
             event_type: checked_type,
             created_date: date,
         })
+    }
+}
+
+impl Enricher {
+    /// Adds the field drift of the event last enriched without error (`data`, the bytes given
+    /// to [`Enricher::enrich`]) to `report` ([`crate::drift`]).
+    pub fn field_drift(&self, data: &[u8], report: &mut crate::drift::DriftReport) {
+        crate::drift::check(&self.event_name, data, &self.members, report);
     }
 }
 

@@ -3,6 +3,7 @@
 //! `eventlake-transform` binary runs and `eventlake invoke` calls locally.
 #![warn(missing_docs)]
 
+pub mod drift;
 pub mod error;
 pub mod event;
 pub mod firehose;

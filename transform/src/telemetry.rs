@@ -26,6 +26,9 @@ pub mod metric {
     pub const BYTES_OUT: &str = "BytesOut";
     /// `Ok` records of an event type not in the catalog (dimension `EventType`).
     pub const RECORDS_UNKNOWN_TYPE: &str = "RecordsUnknownEventType";
+    /// `Ok` records of a catalog event with a field in another JSON kind than its catalog
+    /// type (`crate::drift`); no per-field dimension.
+    pub const RECORDS_FIELD_DRIFT: &str = "RecordsFieldDrift";
 }
 
 /// At most this many unknown event types get their own metric per invocation; the rest are
@@ -117,6 +120,15 @@ impl BatchReport {
                 "Events of types not in the catalog: delivered, but not visible in Athena until added."
             );
         }
+        if self.field_drift.records > 0 {
+            let examples = serde_json::to_string(&self.field_drift.examples).unwrap_or_default();
+            tracing::warn!(
+                invocation_id,
+                field_drift_records = self.field_drift.records,
+                examples = %examples,
+                "Catalog fields arrived in another JSON kind than their type: delivered, but the typed views may read them as NULL."
+            );
+        }
         tracing::info!(
             invocation_id,
             records = self.records,
@@ -143,6 +155,7 @@ impl BatchReport {
                     "Metrics": [
                         count(metric::RECORDS_IN), count(metric::RECORDS_OK), count(metric::RECORDS_DROPPED),
                         count(metric::RECORDS_FAILED), bytes(metric::BYTES_IN), bytes(metric::BYTES_OUT),
+                        count(metric::RECORDS_FIELD_DRIFT),
                     ],
                 }],
             },
@@ -153,6 +166,7 @@ impl BatchReport {
             metric::RECORDS_FAILED: self.failed(),
             metric::BYTES_IN: self.bytes_in,
             metric::BYTES_OUT: self.bytes_out,
+            metric::RECORDS_FIELD_DRIFT: self.field_drift.records,
         })
         .to_string()];
         let mut unknown: Vec<(&str, usize)> = Vec::new();
@@ -245,6 +259,10 @@ mod tests {
                 rej(3, RecordError::NotUtf8 { offset: 0 }),
             ],
             unknown_event_types: Default::default(),
+            field_drift: crate::drift::DriftReport {
+                records: 1,
+                examples: Vec::new(),
+            },
         };
         let lines = report.emf_lines("eventlake", "s1", 42);
         assert_eq!(lines.len(), 3);
@@ -256,7 +274,12 @@ mod tests {
                 .as_array()
                 .unwrap()
                 .len(),
-            6
+            7
+        );
+        assert_eq!(
+            main[metric::RECORDS_FIELD_DRIFT],
+            1,
+            "one metric, no per-field dimension"
         );
         // Every metric named in the directive has a value in the document.
         for m in main["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap() {
@@ -292,5 +315,71 @@ mod unknown_type_tests {
             .map(|d| d[metric::RECORDS_UNKNOWN_TYPE].as_u64().unwrap())
             .sum();
         assert_eq!(total, 2 * (MAX_UNKNOWN_TYPE_METRICS as u64 + 5));
+    }
+}
+
+#[cfg(test)]
+mod drift_tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// A writer into a shared buffer, for capturing log lines.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_drift_fixture_is_counted_in_one_metric_and_named_in_one_bounded_log_line() {
+        let input =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/field-drift/input.json")).unwrap();
+        let invocation = crate::parse_invocation(&input).unwrap();
+        let out = crate::transform(&invocation).unwrap();
+        let report = &out.report;
+        assert_eq!(
+            (report.ok, report.field_drift.records),
+            (5, 3),
+            "drift is reported, not rejected"
+        );
+
+        let main: serde_json::Value = serde_json::from_str(&report.emf_lines("eventlake", "s", 0)[0]).unwrap();
+        assert_eq!(main[metric::RECORDS_FIELD_DRIFT], 3);
+        assert_eq!(
+            main["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["DeliveryStream"]])
+        );
+
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || report.log("inv-1", DEFAULT_LOGGED_REJECTIONS));
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let drift: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|l| l.get("field_drift_records").is_some())
+            .collect();
+        assert_eq!(drift.len(), 1, "one line per invocation: {text}");
+        assert_eq!(drift[0]["level"], "WARN");
+        assert_eq!(drift[0]["field_drift_records"], 3);
+        let examples: serde_json::Value = serde_json::from_str(drift[0]["examples"].as_str().unwrap()).unwrap();
+        assert_eq!(examples.as_array().unwrap().len(), crate::drift::MAX_DRIFT_EXAMPLES);
+        assert_eq!(
+            examples[0],
+            json!({"event_name": "payment:order:completed", "field": "amount", "expected": "number", "got": "string"})
+        );
     }
 }

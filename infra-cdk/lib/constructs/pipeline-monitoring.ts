@@ -18,6 +18,7 @@ export const TRANSFORM_METRIC = {
   recordsOk: 'RecordsOk',
   recordsDropped: 'RecordsDropped',
   recordsFailed: 'RecordsProcessingFailed',
+  recordsFieldDrift: 'RecordsFieldDrift',
 } as const;
 
 /**
@@ -124,6 +125,7 @@ export class PipelineMonitoring extends Construct {
       recordsOk: transformMetric(TRANSFORM_METRIC.recordsOk, 'Transform: Ok'),
       recordsDropped: transformMetric(TRANSFORM_METRIC.recordsDropped, 'Transform: Dropped (duplicates)'),
       recordsFailed: transformMetric(TRANSFORM_METRIC.recordsFailed, 'Transform: ProcessingFailed'),
+      fieldDrift: transformMetric(TRANSFORM_METRIC.recordsFieldDrift, 'Transform: catalog fields in another JSON kind'),
       outsideWindow: transformMetric(TRANSFORM_METRIC.recordsFailed, 'Transform: dated outside the lake window', OUTSIDE_LAKE_WINDOW_REASON),
       lambdaErrors: props.transform.metricErrors({ statistic: 'Sum', period: five }),
       lambdaThrottles: props.transform.metricThrottles({ statistic: 'Sum', period: five }),
@@ -173,6 +175,9 @@ export class PipelineMonitoring extends Construct {
     alarm('records-outside-lake-window', m.outsideWindow, 0, GT,
       "Events dated outside the lake's date range (Athena could never show them) were rejected: a producer clock or unit is off, " +
         'or lakeDateRange needs widening; they wait under errors/processing-failed/ for a re-drive.');
+    alarm('field-drift', m.fieldDrift, 0, GT,
+      'Producers send catalog fields in another JSON kind than the catalog says (delivered, but the typed views may read them as NULL): ' +
+        'the transform log names event, field, expected and received kind; decide: fix the producer or change the catalog.');
     alarm('transform-errors', m.lambdaErrors, 0, GT, 'The transform Lambda failed invocations (Firehose retries them).');
     alarm('transform-throttles', m.lambdaThrottles, 0, GT, 'The transform Lambda was throttled (check account concurrency).');
     alarm('transform-duration', m.lambdaDuration, props.transformTimeout.toMilliseconds() * 0.8, GT,
@@ -200,7 +205,7 @@ export class PipelineMonitoring extends Construct {
       graph('Firehose: freshness (s)', [m.freshness]),
     );
     this.dashboard.addWidgets(
-      graph('Transform: records by result', [m.recordsOk, m.recordsDropped, m.recordsFailed], [m.outsideWindow]),
+      graph('Transform: records by result', [m.recordsOk, m.recordsDropped, m.recordsFailed], [m.outsideWindow, m.fieldDrift]),
       graph('Transform: errors, throttles', [m.lambdaErrors, m.lambdaThrottles]),
       graph('Transform: p99 duration (ms)', [m.lambdaDuration]),
     );

@@ -78,6 +78,21 @@ fn fixtures_match_expected_output() {
                 assert_eq!(Some(want_reason.as_str().unwrap().to_string()), reason, "{at}: reason");
             }
         }
+        if let Some(drift) = fx.expected.get("fieldDrift") {
+            let got = &out.report.field_drift;
+            assert_eq!(
+                got.records as u64,
+                drift["records"].as_u64().unwrap(),
+                "{}: drifted records",
+                fx.name
+            );
+            assert_eq!(
+                serde_json::to_value(&got.examples).unwrap(),
+                drift["examples"],
+                "{}: drifted fields named",
+                fx.name
+            );
+        }
     }
 }
 
@@ -110,6 +125,11 @@ fn the_large_batch_covers_every_outcome() {
         r.unknown_event_types.is_empty(),
         "every type of the large batch is in the catalog: {:?}",
         r.unknown_event_types
+    );
+    assert_eq!(
+        r.field_drift.records, 0,
+        "generated from the catalog, every field in its kind: {:?}",
+        r.field_drift.examples
     );
     let mean = r.bytes_in / r.records;
     assert!(

@@ -107,6 +107,8 @@ struct Written {
 /// record bytes, the duplicate set) from one invocation to the next: one per Lambda instance.
 #[derive(Debug, Default)]
 pub struct Transformer {
+    /// Skip the field-drift check ([`Transformer::without_field_checks`]).
+    skip_field_checks: bool,
     enricher: Enricher,
     decoded: Vec<u8>,
     enriched: Vec<u8>,
@@ -118,6 +120,13 @@ impl Transformer {
     /// Creates a transformer with empty scratch space.
     pub fn new() -> Transformer {
         Transformer::default()
+    }
+
+    /// The same transformer without the field-drift count (`BatchReport::field_drift` stays
+    /// empty): what `just bench` compares against to measure the check's cost.
+    pub fn without_field_checks(mut self) -> Transformer {
+        self.skip_field_checks = true;
+        self
     }
 
     /// Transforms every record of `invocation` and writes the response JSON to `out` (after
@@ -169,6 +178,8 @@ impl Transformer {
                     let event_type = facts.event_type.as_str();
                     if !is_known_event_type(event_type) {
                         *report.unknown_event_types.entry(event_type.to_string()).or_insert(0) += 1;
+                    } else if !self.skip_field_checks {
+                        self.enricher.field_drift(&self.decoded, &mut report.field_drift);
                     }
                     write_ok(out, &rec.record_id, &self.enriched, event_type, &facts.created_date);
                     (RecordResult::Ok, self.enriched.len())

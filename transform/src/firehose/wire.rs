@@ -119,4 +119,6 @@ pub struct BatchReport {
     /// delivered like any other, but Athena's projection does not show them until the type
     /// is added to the catalog (docs/athena.md).
     pub unknown_event_types: std::collections::BTreeMap<String, usize>,
+    /// `Ok` records whose catalog fields arrived in another JSON kind ([`crate::drift`]).
+    pub field_drift: crate::drift::DriftReport,
 }

@@ -1,0 +1,208 @@
+//! Field drift as it happens: `Ok` events whose name is in the catalog but whose catalog
+//! fields arrive in another JSON kind than the catalog's type says (a number sent as a
+//! string, an integer with a fraction, a list where one value was promised). Records stay
+//! `Ok` (the payload keeps the value byte for byte); drift is counted, logged (bounded) and
+//! emitted as one metric, not rejected (docs/operations.md, "A producer changed a field").
+
+use std::collections::HashMap;
+
+use eventlake_glue_schema::{Catalog, JsonKind};
+
+use crate::event::EventKeyHasher;
+use crate::json::{self, Member, ValueKind};
+
+/// At most this many drifted fields are named per invocation (in the log line); the count
+/// covers every record.
+pub const MAX_DRIFT_EXAMPLES: usize = 5;
+
+/// One field that arrived in another kind than the catalog's.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldDrift {
+    /// The event's name.
+    pub event_name: String,
+    /// The payload field.
+    pub field: String,
+    /// What the catalog's type expects ([`JsonKind::name`]).
+    pub expected: &'static str,
+    /// What came: `string`, `number`, `number with a fraction`, `boolean`, `array`, `object`.
+    pub got: &'static str,
+}
+
+/// Drift in one invocation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DriftReport {
+    /// `Ok` records with at least one catalog field in another kind.
+    pub records: usize,
+    /// The first [`MAX_DRIFT_EXAMPLES`] drifted fields (each (event, field) once).
+    pub examples: Vec<FieldDrift>,
+}
+
+/// One catalog event's fields with the kind each expects.
+struct EventFields {
+    /// [`key_bit`] of every field name: a member key whose bit is not set is no field.
+    mask: u64,
+    fields: Vec<(&'static str, JsonKind)>,
+}
+
+/// The catalog's fields by event name: built once.
+type FieldKinds = HashMap<&'static str, EventFields, EventKeyHasher>;
+
+/// A bit of a key, from its length and first byte: most payload keys that are not catalog
+/// fields are told apart by it without a compare.
+fn key_bit(key: &[u8]) -> u64 {
+    let first = key.first().copied().unwrap_or(0);
+    1 << ((key.len() as u32 * 7 + u32::from(first)) & 63)
+}
+
+fn field_kinds() -> &'static FieldKinds {
+    static KINDS: std::sync::OnceLock<FieldKinds> = std::sync::OnceLock::new();
+    KINDS.get_or_init(|| {
+        Catalog::embedded()
+            .events()
+            .map(|e| {
+                let fields: Vec<_> = e
+                    .fields
+                    .iter()
+                    .map(|f| (f.name.as_str(), f.hive_type().json_kind()))
+                    .collect();
+                let mask = fields.iter().fold(0, |m, (name, _)| m | key_bit(name.as_bytes()));
+                (e.name.as_str(), EventFields { mask, fields })
+            })
+            .collect()
+    })
+}
+
+/// The kind that came, when it is not what `expected` wants (`null` fits every field).
+fn mismatch(expected: JsonKind, member: &Member) -> Option<&'static str> {
+    let got = match member.kind {
+        ValueKind::Null => return None,
+        ValueKind::String => "string",
+        ValueKind::Number if member.non_integer => "number with a fraction",
+        ValueKind::Number => "number",
+        ValueKind::Bool => "boolean",
+        ValueKind::Array => "array",
+        ValueKind::Object => "object",
+    };
+    let fits = match expected {
+        JsonKind::String => member.kind == ValueKind::String,
+        JsonKind::Integer => member.kind == ValueKind::Number && !member.non_integer,
+        JsonKind::Number => member.kind == ValueKind::Number,
+        JsonKind::Boolean => member.kind == ValueKind::Bool,
+        JsonKind::Array => member.kind == ValueKind::Array,
+    };
+    (!fits).then_some(got)
+}
+
+/// Checks the payload members of one `Ok` event named `event_name` (`text` is the event,
+/// `members` its payload members as the enricher scanned them) and adds what drifted to
+/// `report`. Events whose name is not in the catalog are not checked.
+pub fn check(event_name: &str, text: &[u8], members: &[Member], report: &mut DriftReport) {
+    let Some(EventFields { mask, fields }) = field_kinds().get(event_name) else {
+        return;
+    };
+    let mut drifted = false;
+    // Producers send fields in a steady order, most often the catalog's: the field after the
+    // last one found is tried first, then all.
+    let mut next = 0;
+    for m in members {
+        let token = &text[m.key.start..m.key.end];
+        let decoded;
+        let key: &[u8] = if m.key.escaped {
+            decoded = json::decode_string(std::str::from_utf8(token).unwrap_or_default());
+            decoded.as_bytes()
+        } else {
+            &token[1..token.len() - 1]
+        };
+        if mask & key_bit(key) == 0 {
+            continue;
+        }
+        let found = match fields.get(next) {
+            Some((name, _)) if name.as_bytes() == key => Some(next),
+            _ => fields.iter().position(|(name, _)| name.as_bytes() == key),
+        };
+        let Some(index) = found else {
+            continue;
+        };
+        next = index + 1;
+        let (field, expected) = &fields[index];
+        let Some(got) = mismatch(*expected, m) else {
+            continue;
+        };
+        drifted = true;
+        if report.examples.len() < MAX_DRIFT_EXAMPLES
+            && !report
+                .examples
+                .iter()
+                .any(|d| d.event_name == event_name && d.field == *field)
+        {
+            report.examples.push(FieldDrift {
+                event_name: event_name.to_string(),
+                field: field.to_string(),
+                expected: expected.name(),
+                got,
+            });
+        }
+    }
+    report.records += usize::from(drifted);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The drift of one event, scanned as the enricher scans it.
+    fn drift_of(event: &str) -> DriftReport {
+        let mut members = Vec::new();
+        json::scan_object(event, |m| {
+            members.push(m);
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        let name = serde_json::from_str::<serde_json::Value>(event).unwrap()["event_name"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let mut report = DriftReport::default();
+        check(&name, event.as_bytes(), &members, &mut report);
+        report
+    }
+
+    #[test]
+    fn fields_in_their_catalog_kind_or_null_or_unknown_are_not_drift() {
+        // payment:order:completed: user_id bigint, order_id string, amount decimal(12,2), currency string, …
+        let ok = r#"{"event_name":"payment:order:completed","order_id":"o1","user_id":7,"amount":12.5,"currency":null,"new_field":[1]}"#;
+        assert_eq!(drift_of(ok), DriftReport::default());
+        let unknown_name = r#"{"event_name":"payment:order:teleported","amount":"12.50"}"#;
+        assert_eq!(drift_of(unknown_name), DriftReport::default());
+    }
+
+    #[test]
+    fn a_string_amount_and_a_fractional_user_id_are_drift_counted_once_per_record() {
+        let event = r#"{"event_name":"payment:order:completed","user_id":7.5,"amount":"12.50"}"#;
+        let report = drift_of(event);
+        assert_eq!(report.records, 1);
+        assert_eq!(
+            report.examples,
+            vec![
+                FieldDrift {
+                    event_name: "payment:order:completed".into(),
+                    field: "user_id".into(),
+                    expected: "integer",
+                    got: "number with a fraction",
+                },
+                FieldDrift {
+                    event_name: "payment:order:completed".into(),
+                    field: "amount".into(),
+                    expected: "number",
+                    got: "string",
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn an_escaped_key_is_matched_by_its_decoded_name() {
+        let event = r#"{"event_name":"payment:order:completed","\u0061mount":"12.50"}"#;
+        assert_eq!(drift_of(event).records, 1);
+    }
+}
