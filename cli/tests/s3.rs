@@ -609,17 +609,43 @@ fn an_interrupted_replay_run_again_ends_as_one_uninterrupted_run_on_a_directory_
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The committed segments of the replay in the directory lake `lake`, from its manifest.
-fn committed_segments(lake: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(lake.join("_eventlake/replays")) else {
+/// The largest number at `pointer` in the manifests under `_eventlake/<folder>` of the
+/// directory lake `lake` (0 while there are none).
+fn manifest_number(lake: &Path, folder: &str, pointer: &str) -> u64 {
+    let Ok(entries) = std::fs::read_dir(lake.join("_eventlake").join(folder)) else {
         return 0;
     };
     entries
         .filter_map(|e| std::fs::read(e.ok()?.path()).ok())
         .filter_map(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .filter_map(|m| m["committed"]["segments"].as_u64())
+        .filter_map(|m| m.pointer(pointer)?.as_u64())
         .max()
         .unwrap_or(0)
+}
+
+/// The committed segments of the replay in the directory lake `lake`, from its manifest.
+fn committed_segments(lake: &Path) -> u64 {
+    manifest_number(lake, "replays", "/committed/segments")
+}
+
+/// Sends Ctrl-C (SIGINT) to a running `eventlake` and returns its stdout, checking that it
+/// exited 130 after printing its summary.
+fn interrupt(child: std::process::Child) -> String {
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("records in:"), "{stdout}");
+    stdout
 }
 
 /// Starts a replay into `lake` and waits until it has committed `segments` checkpoints.
@@ -677,20 +703,7 @@ fn sigkill_and_ctrl_c_mid_replay_then_the_same_command_finishes_it() {
     // what the lake holds and how to finish, exit status 130.
     let stopped_lake = dir.join("stopped");
     let child = start_and_wait(input, &stopped_lake, 1);
-    let interrupt = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(interrupt.success());
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(130),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains("records in:"), "{stdout}");
+    let stdout = interrupt(child);
     assert!(
         stdout.contains("interrupted: ") && stdout.contains("Run the same command again"),
         "{stdout}"
@@ -769,19 +782,6 @@ fn a_redrive_killed_at_any_point_then_run_again_ends_as_one_redrive() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The re-drive manifests' `done` counts in the directory lake `lake`.
-fn redriven_objects(lake: &Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(lake.join("_eventlake/redrives")) else {
-        return 0;
-    };
-    entries
-        .filter_map(|e| std::fs::read(e.ok()?.path()).ok())
-        .filter_map(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .filter_map(|m| m["done"].as_u64())
-        .max()
-        .unwrap_or(0) as usize
-}
-
 #[test]
 fn ctrl_c_mid_redrive_says_how_far_it_got_and_a_failed_one_what_the_lake_holds() {
     let dir = temp_dir("redrive-signals");
@@ -832,24 +832,11 @@ fn ctrl_c_mid_redrive_says_how_far_it_got_and_a_failed_one_what_the_lake_holds()
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    while redriven_objects(&stopped) < 1 {
+    while manifest_number(&stopped, "redrives", "/done") < 1 {
         assert!(std::time::Instant::now() < deadline, "no object re-driven within 120 s");
         std::thread::sleep(Duration::from_millis(5));
     }
-    let interrupt = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(interrupt.success());
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(130),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains("records in:"), "{stdout}");
+    let stdout = interrupt(child);
     assert!(
         stdout.contains("interrupted: ")
             && stdout.contains("error objects of")
