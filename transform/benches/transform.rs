@@ -179,10 +179,15 @@ fn main() {
         unchecked_secs.push(unchecked_path());
     }
     let best_s = rust_secs.iter().copied().fold(f64::MAX, f64::min);
+    let fastest = |v: &[f64]| v.iter().copied().fold(f64::MAX, f64::min);
+    let (record_best, unchecked_best) = (fastest(&record_secs), fastest(&unchecked_secs));
     let record_s = median(record_secs);
     let unchecked_s = median(unchecked_secs);
-    // The check's share of the record path, and of the whole Lambda path.
-    let drift_cost = (record_s - unchecked_s) / record_s;
+    // The check's share of the record path: judged on the best runs, as throughput is (a
+    // contended stretch of this VM moves medians by more than the check costs); the medians'
+    // share is printed beside it.
+    let drift_cost = (record_best - unchecked_best) / record_best;
+    let drift_cost_median = (record_s - unchecked_s) / record_s;
     let standard_s = median(standard_secs);
     let out = transform(&parsed).unwrap();
     let ok = out
@@ -261,11 +266,13 @@ fn main() {
     let speedup = py_s / rust_s;
     println!("{:<34} {speedup:>10.1}x", "speed-up");
     println!(
-        "field-drift check: {:.1} % of the record path ({:.2} ms of {:.2} ms, medians), {:.1} % of the Lambda path",
+        "field-drift check: {:.1} % of the record path (best of {ROUNDS}: {:.2} ms with, {:.2} ms without); medians: {:.1} % ({:.2} ms with, {:.2} ms without)",
         drift_cost * 100.0,
-        (record_s - unchecked_s) * 1e3,
+        record_best * 1e3,
+        unchecked_best * 1e3,
+        drift_cost_median * 100.0,
         record_s * 1e3,
-        (record_s - unchecked_s) / rust_s * 100.0
+        unchecked_s * 1e3,
     );
     println!(
         "peak RSS, Lambda binary, 6 MB invocation ({:.2} MB events, response {} B): {rss:.1} MB",
@@ -287,7 +294,7 @@ fn main() {
     );
     let report = serde_json::json!({
         "records": records, "event_bytes": event_bytes, "rust_ms": rust_s * 1e3, "rust_mb_per_s": rust_mbps,
-        "best_ms": best_s * 1e3, "serde_path_ms": standard_s * 1e3, "record_path_ms": record_s * 1e3, "record_path_unchecked_ms": unchecked_s * 1e3, "drift_check_share": drift_cost, "record_path_mb_per_s": mbps(record_s),
+        "best_ms": best_s * 1e3, "serde_path_ms": standard_s * 1e3, "record_path_ms": record_s * 1e3, "record_path_unchecked_ms": unchecked_s * 1e3, "drift_check_share": drift_cost, "drift_check_share_median": drift_cost_median, "record_path_mb_per_s": mbps(record_s),
         "python_ms": py_s * 1e3, "python_mb_per_s": py_mbps, "speedup": speedup, "peak_rss_mb_6mb_invocation": rss,
     });
     std::fs::write(

@@ -50,8 +50,13 @@ type FieldKinds = HashMap<&'static str, EventFields, EventKeyHasher>;
 /// A bit of a key, from its length and first byte: most payload keys that are not catalog
 /// fields are told apart by it without a compare.
 fn key_bit(key: &[u8]) -> u64 {
-    let first = key.first().copied().unwrap_or(0);
-    1 << ((key.len() as u32 * 7 + u32::from(first)) & 63)
+    bit_of(key.len(), key.first().copied().unwrap_or(0))
+}
+
+/// [`key_bit`] of a key of `len` bytes starting with `first`.
+#[inline]
+fn bit_of(len: usize, first: u8) -> u64 {
+    1 << ((len as u32).wrapping_mul(7).wrapping_add(u32::from(first)) & 63)
 }
 
 fn field_kinds() -> &'static FieldKinds {
@@ -105,17 +110,25 @@ pub fn check(event_name: &str, text: &[u8], members: &[Member], report: &mut Dri
     // last one found is tried first, then all.
     let mut next = 0;
     for m in members {
-        let token = &text[m.key.start..m.key.end];
+        // The mask first, from the key's length and first byte alone (an escaped key is
+        // decoded, then tested like the rest).
         let decoded;
         let key: &[u8] = if m.key.escaped {
+            let token = &text[m.key.start..m.key.end];
             decoded = json::decode_string(std::str::from_utf8(token).unwrap_or_default());
+            if mask & key_bit(decoded.as_bytes()) == 0 {
+                continue;
+            }
             decoded.as_bytes()
         } else {
-            &token[1..token.len() - 1]
+            let (start, end) = (m.key.start + 1, m.key.end - 1);
+            let len = end - start;
+            let first = if len > 0 { text[start] } else { 0 };
+            if mask & bit_of(len, first) == 0 {
+                continue;
+            }
+            &text[start..end]
         };
-        if mask & key_bit(key) == 0 {
-            continue;
-        }
         let found = match fields.get(next) {
             Some((name, _)) if name.as_bytes() == key => Some(next),
             _ => fields.iter().position(|(name, _)| name.as_bytes() == key),
@@ -198,6 +211,36 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn every_catalog_field_is_found_in_its_kind_and_out_of_it() {
+        let mut checked = 0;
+        for event in Catalog::embedded().events() {
+            for field in &event.fields {
+                let kind = field.hive_type().json_kind();
+                let (fits, other) = match kind {
+                    JsonKind::String => ("\"x\"", "1"),
+                    JsonKind::Integer => ("1", "1.5"),
+                    JsonKind::Number => ("1.5", "\"1.5\""),
+                    JsonKind::Boolean => ("true", "\"true\""),
+                    JsonKind::Array => ("[]", "{}"),
+                };
+                let with = |value: &str| {
+                    format!(
+                        r#"{{"event_name":"{}","unrelated_key":1,"{}":{value}}}"#,
+                        event.name, field.name
+                    )
+                };
+                assert_eq!(drift_of(&with(fits)).records, 0, "{} {}", event.name, field.name);
+                let drift = drift_of(&with(other));
+                assert_eq!(drift.records, 1, "{} {}", event.name, field.name);
+                assert_eq!(drift.examples[0].field, field.name);
+                assert_eq!(drift.examples[0].expected, kind.name());
+                checked += 1;
+            }
+        }
+        assert!(checked > 300, "{checked}");
     }
 
     #[test]
