@@ -127,11 +127,17 @@ pub fn demo(options: &DemoOptions, out: &mut impl Write) -> Result<DeliverySumma
         seed: options.seed,
         duplicates: 0.01,
         invalid: 0.002,
+        // A producer that drifts a little, so that the summary's field-drift count is real.
+        drift: crate::generate::Drift {
+            wrong_kind: 0.001,
+            renamed: 0.0005,
+            new_field: 0.0005,
+        },
         ..GenerateOptions::default()
     };
     writeln!(
         out,
-        "eventlake demo: {} events (1% duplicates, 0.2% invalid) → transform → Parquet in {}\n",
+        "eventlake demo: {} events (1% duplicates, 0.2% invalid, 0.1% with a field in another JSON kind) → transform → Parquet in {}\n",
         options.events,
         options.lake.display()
     )?;

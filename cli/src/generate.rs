@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::io::Write;
 
-use eventlake_glue_schema::{Catalog, EventDef, HiveType};
+use eventlake_glue_schema::{Catalog, EventDef, HiveType, JsonKind};
 use serde_json::json;
 
 /// A small, fast, seedable generator (SplitMix64): the same seed gives the same events on
@@ -68,7 +68,25 @@ pub struct GenerateOptions {
     /// instead of `start` + a share of `span_secs`. For `produce`, where events are generated
     /// as they are sent.
     pub live: bool,
+    /// Schema drift to inject into valid events.
+    pub drift: Drift,
 }
+
+/// Schema drift a producer might introduce, each a share of the valid events (0 to 1); an
+/// event gets at most one kind. Events without catalog fields get none.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Drift {
+    /// One catalog field sent in another JSON kind than its type (a number as a string, a
+    /// string as a number, …): what the transform counts as field drift.
+    pub wrong_kind: f64,
+    /// One catalog field renamed (`user_id` → `userId`).
+    pub renamed: f64,
+    /// A field the catalog does not have (`DRIFT_NEW_FIELD`).
+    pub new_field: f64,
+}
+
+/// The name of the field [`Drift::new_field`] adds.
+pub const DRIFT_NEW_FIELD: &str = "experiment_variant";
 
 impl Default for GenerateOptions {
     fn default() -> GenerateOptions {
@@ -80,6 +98,7 @@ impl Default for GenerateOptions {
             start: 1_710_669_600,
             span_secs: 3600,
             live: false,
+            drift: Drift::default(),
         }
     }
 }
@@ -95,6 +114,12 @@ pub struct GenerateReport {
     pub invalid: u64,
     /// Bytes written (newlines included).
     pub bytes: u64,
+    /// Valid events with a catalog field in another JSON kind ([`Drift::wrong_kind`]).
+    pub wrong_kind: u64,
+    /// Valid events with a catalog field renamed ([`Drift::renamed`]).
+    pub renamed: u64,
+    /// Valid events with a field the catalog does not have ([`Drift::new_field`]).
+    pub new_field: u64,
 }
 
 const WORDS: [&str; 24] = [
@@ -244,7 +269,34 @@ impl<'c> Generator<'c> {
             json!(format!("{:016x}{:016x}", self.rng.next_u64(), self.rng.next_u64())),
         );
         obj.insert("note".into(), json!(self.words(8, 30)));
+        self.drift(event, &mut obj);
         serde_json::Value::Object(obj).to_string()
+    }
+
+    /// Injects at most one kind of drift into a valid event, counting it.
+    fn drift(&mut self, event: &EventDef, obj: &mut serde_json::Map<String, serde_json::Value>) {
+        let d = self.options.drift;
+        if d == Drift::default() || event.fields.is_empty() {
+            return;
+        }
+        let field = self.rng.pick(&event.fields);
+        if self.rng.chance(d.wrong_kind) {
+            let other = match field.hive_type().json_kind() {
+                JsonKind::String => json!(42),
+                JsonKind::Integer | JsonKind::Number => json!(obj[&field.name].to_string()),
+                JsonKind::Boolean => json!("true"),
+                JsonKind::Array => json!("a"),
+            };
+            obj.insert(field.name.clone(), other);
+            self.report.wrong_kind += 1;
+        } else if self.rng.chance(d.renamed) {
+            let value = obj.remove(&field.name).unwrap_or_default();
+            obj.insert(renamed(&field.name), value);
+            self.report.renamed += 1;
+        } else if self.rng.chance(d.new_field) {
+            obj.insert(DRIFT_NEW_FIELD.into(), json!(*self.rng.pick(&["A", "B"])));
+            self.report.new_field += 1;
+        }
     }
 
     /// A line that breaks one rule of the contract, each kind with a known rejection reason.
@@ -309,6 +361,27 @@ impl Iterator for Generator<'_> {
     }
 }
 
+/// How [`Drift::renamed`] renames a field: camelCase (`user_id` → `userId`), or `<name>V2`
+/// for a name without `_`.
+pub fn renamed(name: &str) -> String {
+    if !name.contains('_') {
+        return format!("{name}V2");
+    }
+    let mut out = String::new();
+    let mut upper = false;
+    for c in name.chars() {
+        match c {
+            '_' => upper = true,
+            c if upper => {
+                out.extend(c.to_uppercase());
+                upper = false;
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Writes `options.events` lines to `out`.
 pub fn write_events(
     catalog: &Catalog,
@@ -350,6 +423,53 @@ mod tests {
         assert_eq!(names.len(), 100, "every catalog event appears");
         let mean = bytes / 3000;
         assert!((600..=1000).contains(&mean), "realistic ~0.8 KB events, got {mean} B");
+    }
+
+    #[test]
+    fn injected_drift_is_what_the_transform_counts_and_names() {
+        let catalog = Catalog::embedded();
+        let o = GenerateOptions {
+            events: 5000,
+            drift: Drift {
+                wrong_kind: 0.03,
+                renamed: 0.02,
+                new_field: 0.01,
+            },
+            ..GenerateOptions::default()
+        };
+        let mut g = Generator::new(catalog, o);
+        let lines: Vec<String> = g.by_ref().collect();
+        let r = g.report.clone();
+        assert!((100..200).contains(&r.wrong_kind), "{r:?}");
+        assert!((50..160).contains(&r.renamed), "{r:?}");
+        assert!((20..90).contains(&r.new_field), "{r:?}");
+        // The transform, as the Lambda runs it, over the same events: every wrong kind counted.
+        let mut drift = eventlake_transform::drift::DriftReport::default();
+        let (mut renamed_seen, mut new_field) = (0, 0);
+        let mut enricher = eventlake_transform::Enricher::new();
+        for line in &lines {
+            let mut out = Vec::new();
+            enricher
+                .enrich(line.as_bytes(), &mut out)
+                .unwrap_or_else(|e| panic!("{line}: {e}"));
+            enricher.field_drift(line.as_bytes(), &mut drift);
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let event = catalog.event(v["event_name"].as_str().unwrap()).unwrap();
+            renamed_seen += usize::from(event.fields.iter().any(|f| v.get(renamed(&f.name)).is_some()));
+            new_field += usize::from(v.get(DRIFT_NEW_FIELD).is_some());
+        }
+        assert_eq!(
+            drift.records as u64, r.wrong_kind,
+            "the transform counts exactly the wrong kinds"
+        );
+        assert_eq!((renamed_seen as u64, new_field as u64), (r.renamed, r.new_field));
+    }
+
+    #[test]
+    fn renamed_fields_are_camel_case() {
+        assert_eq!(renamed("user_id"), "userId");
+        assert_eq!(renamed("marketing_opt_in"), "marketingOptIn");
+        assert_eq!(renamed("amount"), "amountV2");
     }
 
     #[test]

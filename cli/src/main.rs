@@ -185,6 +185,15 @@ struct EventMix {
     /// Share of events that break the contract (0 to 1).
     #[arg(long, default_value_t = 0.0, value_parser = share)]
     invalid: f64,
+    /// Share of events with one catalog field in another JSON kind, e.g. a number as a string (0 to 1).
+    #[arg(long, default_value_t = 0.0, value_parser = share)]
+    drift_wrong_kind: f64,
+    /// Share of events with one catalog field renamed, e.g. user_id to userId (0 to 1).
+    #[arg(long, default_value_t = 0.0, value_parser = share)]
+    drift_renamed: f64,
+    /// Share of events with a field the catalog does not have (0 to 1).
+    #[arg(long, default_value_t = 0.0, value_parser = share)]
+    drift_new_field: f64,
 }
 
 impl EventMix {
@@ -195,6 +204,11 @@ impl EventMix {
             seed: self.seed,
             duplicates: self.duplicates,
             invalid: self.invalid,
+            drift: eventlake::generate::Drift {
+                wrong_kind: self.drift_wrong_kind,
+                renamed: self.drift_renamed,
+                new_field: self.drift_new_field,
+            },
             ..GenerateOptions::default()
         }
     }
@@ -576,8 +590,15 @@ fn generate(events: u64, mix: EventMix, start: u64, output: Option<PathBuf>) -> 
             &mut std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock()),
         )?,
     };
+    let drift = match report.wrong_kind + report.renamed + report.new_field {
+        0 => String::new(),
+        _ => format!(
+            "; drift: {} with a field in another kind, {} with a field renamed, {} with a new field",
+            report.wrong_kind, report.renamed, report.new_field
+        ),
+    };
     eprintln!(
-        "generated {} events ({} duplicates, {} invalid), {:.1} MB",
+        "generated {} events ({} duplicates, {} invalid{drift}), {:.1} MB",
         report.lines,
         report.duplicates,
         report.invalid,

@@ -107,6 +107,12 @@ pub fn replay(s: &DeliverySummary) -> String {
     for (code, n) in &s.rejected {
         out.push_str(&format!("    {code}: {n}\n"));
     }
+    if s.field_drift > 0 {
+        out.push_str(&format!(
+            "  field drift:       {} of the ok records carry a catalog field in another JSON kind (delivered; the typed views may read NULL)\n",
+            s.field_drift
+        ));
+    }
     out.push_str(&format!(
         "  conversion failed: {}\nrows written:        {} in {} Parquet files, {:.1} MB\nerror files:         {}\ninvocations:         {}\ntime:                {:.2} s, {:.0} events/s, {:.1} MB/s\n  transform {:.2} s, convert {:.2} s, Parquet {:.2} s, reading and the rest {:.2} s\n",
         s.conversion_failed,

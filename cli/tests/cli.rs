@@ -462,3 +462,58 @@ fn logs_written_to_a_pipe_carry_no_colour_codes() {
     assert!(!stderr.contains('\u{1b}'), "no escape codes: {stderr:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn generated_drift_is_what_the_replay_counts() {
+    let dir = std::env::temp_dir().join(format!("eventlake-cli-drift-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let events = dir.join("events.ndjson");
+    let out = eventlake(
+        &[
+            "generate",
+            "--events",
+            "3000",
+            "--drift-wrong-kind",
+            "0.05",
+            "--drift-renamed",
+            "0.02",
+            "--drift-new-field",
+            "0.02",
+            "-o",
+            events.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    let wrong_kind: u64 = said
+        .split("drift: ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!((100..200).contains(&wrong_kind), "{said}");
+    let lake = dir.join("lake");
+    let out = eventlake(
+        &[
+            "replay",
+            "--input",
+            events.to_str().unwrap(),
+            "--lake",
+            lake.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        summary.contains(&format!("  field drift:       {wrong_kind} of the ok records")),
+        "renamed and new fields are not the transform's drift; wrong kinds are, each once:\n{said}\n{summary}"
+    );
+    assert!(
+        summary.contains("  ok:                3000\n"),
+        "drift is delivered: {summary}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -92,6 +92,10 @@ pub struct DeliverySummary {
     pub rejected: BTreeMap<String, u64>,
     /// `Ok` records that did not convert to the table.
     pub conversion_failed: u64,
+    /// `Ok` records with a catalog field in another JSON kind than its type, as the
+    /// transform counts them (`eventlake_transform::drift`); they are delivered like any other.
+    #[serde(default)]
+    pub field_drift: u64,
     /// Parquet output.
     pub written: WriteStats,
     /// Error objects written.
@@ -128,6 +132,7 @@ impl DeliverySummary {
             *self.rejected.entry(code.clone()).or_insert(0) += n;
         }
         self.conversion_failed += other.conversion_failed;
+        self.field_drift += other.field_drift;
         self.written.files += other.written.files;
         self.written.rows += other.written.rows;
         self.written.bytes += other.written.bytes;
@@ -518,6 +523,7 @@ impl<'s> Delivery<'s> {
         if batch.response.is_empty() {
             return Ok(());
         }
+        self.summary.field_drift += batch.report.field_drift.records as u64;
         let response: WireResponse<'_> =
             serde_json::from_slice(&batch.response).map_err(|e| LakeError::BadResponse(e.to_string()))?;
         let mut reasons = batch.report.rejections.iter().peekable();
