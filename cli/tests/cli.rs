@@ -199,16 +199,7 @@ fn generate_and_replay_through_the_binary() {
     let again = eventlake(&["generate", "--events", "500", "--invalid", "0.1", "--seed", "5"], b"");
     assert_eq!(again.stdout, std::fs::read(&events).unwrap());
     let lake = dir.join("lake");
-    let out = eventlake(
-        &[
-            "replay",
-            "--input",
-            events.to_str().unwrap(),
-            "--lake",
-            lake.to_str().unwrap(),
-        ],
-        b"",
-    );
+    let out = replay_file(&events, &lake);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let summary = String::from_utf8(out.stdout).unwrap();
     assert!(summary.contains("records in:          500"), "{summary}");
@@ -463,6 +454,20 @@ fn logs_written_to_a_pipe_carry_no_colour_codes() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `eventlake replay` of the file `events` into the lake `lake`.
+fn replay_file(events: &std::path::Path, lake: &std::path::Path) -> Output {
+    eventlake(
+        &[
+            "replay",
+            "--input",
+            events.to_str().unwrap(),
+            "--lake",
+            lake.to_str().unwrap(),
+        ],
+        b"",
+    )
+}
+
 #[test]
 fn generated_drift_is_what_the_replay_counts() {
     let dir = std::env::temp_dir().join(format!("eventlake-cli-drift-{}", std::process::id()));
@@ -495,16 +500,7 @@ fn generated_drift_is_what_the_replay_counts() {
         .unwrap_or_else(|| panic!("{said}"));
     assert!((100..200).contains(&wrong_kind), "{said}");
     let lake = dir.join("lake");
-    let out = eventlake(
-        &[
-            "replay",
-            "--input",
-            events.to_str().unwrap(),
-            "--lake",
-            lake.to_str().unwrap(),
-        ],
-        b"",
-    );
+    let out = replay_file(&events, &lake);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let summary = String::from_utf8_lossy(&out.stdout);
     assert!(
