@@ -114,8 +114,8 @@ pub fn check(event_name: &str, text: &[u8], members: &[Member], report: &mut Dri
         // decoded, then tested like the rest).
         let decoded;
         let key: &[u8] = if m.key.escaped {
-            let token = &text[m.key.start..m.key.end];
-            decoded = json::decode_string(std::str::from_utf8(token).unwrap_or_default());
+            let token = std::str::from_utf8(&text[m.key.start..m.key.end]).unwrap_or_default();
+            decoded = json::string_text(token, true);
             if mask & key_bit(decoded.as_bytes()) == 0 {
                 continue;
             }

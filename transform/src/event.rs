@@ -134,8 +134,8 @@ impl EventFacts {
 #[derive(Debug, Default)]
 pub struct Enricher {
     members: Vec<Member>,
-    /// The name of the event last enriched.
-    event_name: String,
+    /// The `event_name` member of the event last enriched.
+    name: Option<Member>,
 }
 
 /// Where the required fields stand in the input.
@@ -167,6 +167,7 @@ impl Enricher {
             return Err(RecordError::Empty);
         }
         self.members.clear();
+        self.name = None;
         let mut req = Required::default();
         let members = &mut self.members;
         json::scan_object(text, |m| {
@@ -201,8 +202,7 @@ impl Enricher {
         let uuid_text = string_value(text, &uuid_m, RequiredField::EventUuid)?;
         let uuid = parse_uuid(&uuid_text).ok_or_else(|| RecordError::InvalidUuid(Quoted::new(&uuid_text)))?;
         let name = string_value(text, &name_m, RequiredField::EventName)?;
-        self.event_name.clear();
-        self.event_name.push_str(&name);
+        self.name = Some(name_m);
         let (event_type, event_subtype) = name_segments(&name)?;
         let checked_type =
             EventType::new(event_type).ok_or_else(|| RecordError::InvalidEventType(Quoted::new(event_type)))?;
@@ -273,7 +273,14 @@ impl Enricher {
     /// Adds the field drift of the event last enriched without error (`data`, the bytes given
     /// to [`Enricher::enrich`]) to `report` ([`crate::drift`]).
     pub fn field_drift(&self, data: &[u8], report: &mut crate::drift::DriftReport) {
-        crate::drift::check(&self.event_name, data, &self.members, report);
+        let Some(m) = self.name else {
+            return;
+        };
+        // Only the name's token is read again (the event was checked to be UTF-8 whole).
+        let Some(Ok(token)) = data.get(m.value_start..m.value_end).map(std::str::from_utf8) else {
+            return;
+        };
+        crate::drift::check(&json::string_text(token, m.escaped), data, &self.members, report);
     }
 }
 
@@ -322,12 +329,7 @@ fn name_segments(name: &str) -> Result<(&str, Option<&str>), RecordError> {
 }
 
 fn required_field(text: &str, key: StrSpan) -> Option<RequiredField> {
-    let token = &text[key.start..key.end];
-    let name = if key.escaped {
-        std::borrow::Cow::Owned(json::decode_string(token))
-    } else {
-        token[1..token.len() - 1].into()
-    };
+    let name = json::string_text(&text[key.start..key.end], key.escaped);
     match name.as_ref() {
         "event_uuid" => Some(RequiredField::EventUuid),
         "event_name" => Some(RequiredField::EventName),
@@ -353,12 +355,7 @@ fn string_value<'t>(text: &'t str, m: &Member, field: RequiredField) -> Result<s
             found: m.kind,
         });
     }
-    let token = &text[m.value_start..m.value_end];
-    Ok(if m.escaped {
-        json::decode_string(token).into()
-    } else {
-        token[1..token.len() - 1].into()
-    })
+    Ok(json::string_text(&text[m.value_start..m.value_end], m.escaped))
 }
 
 /// Parses canonical UUID text (8-4-4-4-12 hex digits, any case, any version).

@@ -707,6 +707,16 @@ pub enum ObjectScanError<E> {
     Member(E),
 }
 
+/// The content of a valid JSON string token (quotes included in `token`): borrowed when it
+/// has no escape (`escaped` as the scanner found it), decoded when it has.
+pub fn string_text(token: &str, escaped: bool) -> std::borrow::Cow<'_, str> {
+    if escaped {
+        decode_string(token).into()
+    } else {
+        token[1..token.len() - 1].into()
+    }
+}
+
 /// Decodes the content of a valid JSON string token (quotes included in `token`).
 pub fn decode_string(token: &str) -> String {
     let inner = &token[1..token.len() - 1];
