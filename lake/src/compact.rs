@@ -386,7 +386,7 @@ fn read_columns(
     only: Option<&[&str]>,
 ) -> Result<Vec<RecordBatch>, LakeError> {
     let read_error = |message: String| LakeError::Decode {
-        key: format!("{}/{key}", store.location().trim_end_matches('/')),
+        key: store.shown(key),
         message,
     };
     let builder = ParquetRecordBatchReaderBuilder::try_new(store.get(key)?).map_err(|e| read_error(e.to_string()))?;

@@ -167,7 +167,7 @@ fn read_state<T: serde::de::DeserializeOwned>(
         return Ok(None);
     };
     let state = serde_json::from_slice(&bytes).map_err(|e| LakeError::Decode {
-        key: format!("{}/{key}", store.location().trim_end_matches('/')),
+        key: store.shown(key),
         message: format!("not {what} ({e}); delete it to {job} from the start"),
     })?;
     Ok(Some(state))

@@ -322,7 +322,7 @@ fn committed_at(segment: u64, lines: u64, bytes: u64, crc: &crc32fast::Hasher) -
 
 /// Where a manifest is, for messages.
 fn manifest_location(store: &LakeStore, manifest: &Manifest) -> String {
-    format!("{}/{}", store.location().trim_end_matches('/'), manifest.key())
+    store.shown(&manifest.key())
 }
 
 /// A number of bytes as MiB, as the flags take it.
@@ -432,7 +432,7 @@ pub fn redrive(errors: &Path, options: &ReplayOptions) -> Result<Redriven, LakeE
             break;
         }
         batcher.segment = index as u64;
-        let shown = format!("{}/{key}", source.location().trim_end_matches('/'));
+        let shown = source.shown(key);
         let kind = ErrorKind::of_key(&shown).ok_or_else(|| LakeError::BadErrorRecord {
             key: shown.clone(),
             line: 0,

@@ -201,6 +201,11 @@ impl LakeStore {
         }
     }
 
+    /// Where the object `key` is, for messages: the store's location and the key.
+    pub fn shown(&self, key: &str) -> String {
+        format!("{}/{key}", self.location.trim_end_matches('/'))
+    }
+
     /// Checks that every Parquet object below `prefix` is whole: at least a header and a
     /// footer long, ending in the footer's magic `PAR1` (what a cut-off or empty file lacks,
     /// and what a query engine may skip without a word). The first that is not is named.
@@ -211,7 +216,7 @@ impl LakeStore {
                 continue;
             }
             let bad = |message: String| LakeError::Decode {
-                key: format!("{}/{key}", self.location.trim_end_matches('/')),
+                key: self.shown(&key),
                 message,
             };
             // Header magic, footer length (4 bytes) and footer magic at least.
@@ -245,7 +250,7 @@ impl LakeStore {
                 .and_then(|mut reader| reader.try_for_each(|batch| batch.map(|_| ()).map_err(|e| e.to_string())));
             if let Err(message) = decoded {
                 return Err(LakeError::Decode {
-                    key: format!("{}/{key}", self.location.trim_end_matches('/')),
+                    key: self.shown(&key),
                     message: format!("not a readable Parquet file: {message}"),
                 });
             }
