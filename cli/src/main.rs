@@ -625,9 +625,7 @@ fn check_stream(stream: &str) -> Result<(), CliError> {
 /// resumable, Ctrl-C committing what is in flight.
 fn replay_command(input: PathBuf, mut options: ReplayOptions) -> Result<(), CliError> {
     check_stream(&options.delivery.stream)?;
-    let stop = Arc::new(AtomicBool::new(false));
-    options.stop = Some(stop.clone());
-    watch_ctrl_c(stop)?;
+    stop_on_ctrl_c(&mut options)?;
     let result = if input.as_os_str() == "-" {
         options.input = "-".into();
         let progress = eventlake::progress::Progress::new("replay", None, eventlake::progress::Unit::Bytes);
@@ -655,10 +653,7 @@ fn replay_command(input: PathBuf, mut options: ReplayOptions) -> Result<(), CliE
     match result {
         Ok(replayed) => {
             print!("{}", eventlake::report::replayed(&replayed, &options));
-            match replayed.state {
-                eventlake_lake::ReplayState::Interrupted => Err(CliError::Interrupted),
-                _ => Ok(()),
-            }
+            ended(replayed.state)
         }
         Err(e) => {
             // What the lake holds, before the one-line error.
@@ -673,16 +668,11 @@ fn replay_command(input: PathBuf, mut options: ReplayOptions) -> Result<(), CliE
 /// `eventlake replay --errors`: the records of error objects through the delivery again.
 fn redrive_command(errors: &std::path::Path, mut options: ReplayOptions) -> Result<(), CliError> {
     check_stream(&options.delivery.stream)?;
-    let stop = Arc::new(AtomicBool::new(false));
-    options.stop = Some(stop.clone());
-    watch_ctrl_c(stop)?;
+    stop_on_ctrl_c(&mut options)?;
     match eventlake_lake::redrive(errors, &options) {
         Ok(redriven) => {
             print!("{}", eventlake::report::redriven(&redriven, errors, &options));
-            match redriven.state {
-                eventlake_lake::ReplayState::Interrupted => Err(CliError::Interrupted),
-                _ => Ok(()),
-            }
+            ended(redriven.state)
         }
         Err(e) => {
             // What the lake holds, before the one-line error.
@@ -691,6 +681,21 @@ fn redrive_command(errors: &std::path::Path, mut options: ReplayOptions) -> Resu
             }
             Err(e.into())
         }
+    }
+}
+
+/// Makes Ctrl-C stop the replay or re-drive of `options` at its next commit point.
+fn stop_on_ctrl_c(options: &mut ReplayOptions) -> Result<(), CliError> {
+    let stop = Arc::new(AtomicBool::new(false));
+    options.stop = Some(stop.clone());
+    watch_ctrl_c(stop)
+}
+
+/// The exit of a replay or re-drive that ended as `state`: 130 when Ctrl-C interrupted it.
+fn ended(state: eventlake_lake::ReplayState) -> Result<(), CliError> {
+    match state {
+        eventlake_lake::ReplayState::Interrupted => Err(CliError::Interrupted),
+        _ => Ok(()),
     }
 }
 
