@@ -169,6 +169,9 @@ pub fn demo(options: &DemoOptions, out: &mut impl Write) -> Result<DeliverySumma
             print(&batches, Format::Table, out)?;
             writeln!(out)?;
         }
+        let drift = crate::quality::collect(&ctx, 7).await?;
+        write!(out, "{}", crate::quality::render(&drift, &options.lake))?;
+        writeln!(out)?;
         Ok::<(), CliError>(())
     })?;
     writeln!(

@@ -229,7 +229,8 @@ impl<'c> Generator<'c> {
         }
     }
 
-    fn valid_event(&mut self) -> String {
+    /// A valid event; `drifted`: with the options' drift injected (and counted).
+    fn valid_event(&mut self, drifted: bool) -> String {
         let i = self.produced;
         let event = *self.rng.pick(&self.events);
         let o = &self.options;
@@ -269,7 +270,9 @@ impl<'c> Generator<'c> {
             json!(format!("{:016x}{:016x}", self.rng.next_u64(), self.rng.next_u64())),
         );
         obj.insert("note".into(), json!(self.words(8, 30)));
-        self.drift(event, &mut obj);
+        if drifted {
+            self.drift(event, &mut obj);
+        }
         serde_json::Value::Object(obj).to_string()
     }
 
@@ -301,7 +304,8 @@ impl<'c> Generator<'c> {
 
     /// A line that breaks one rule of the contract, each kind with a known rejection reason.
     fn invalid_event(&mut self) -> String {
-        let good = self.valid_event();
+        // Not drifted: the drift counts are of valid events only.
+        let good = self.valid_event(false);
         let mut v: serde_json::Value = serde_json::from_str(&good).unwrap_or_default();
         let obj = v.as_object_mut().expect("generated events are objects");
         match self.rng.below(7) {
@@ -345,7 +349,7 @@ impl Iterator for Generator<'_> {
             self.report.invalid += 1;
             self.invalid_event()
         } else {
-            let line = self.valid_event();
+            let line = self.valid_event(true);
             if self.options.duplicates > 0.0 {
                 if self.recent.len() == RECENT {
                     self.recent.pop_front();

@@ -7,9 +7,11 @@ pub mod invoke;
 #[cfg(feature = "produce")]
 pub mod produce;
 pub mod progress;
+pub mod quality;
 pub mod query;
 pub mod report;
 pub mod schema;
+pub mod sql_functions;
 
 use std::path::PathBuf;
 

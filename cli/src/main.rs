@@ -153,6 +153,17 @@ enum Command {
         /// The SQL statement (a query: statements that write are refused).
         sql: String,
     },
+    /// Schema drift in a lake: catalog fields in the wrong JSON kind or unreadable by their
+    /// typed view, missing catalog fields, fields and event names the catalog does not have
+    /// (the `field_drift` view, summed over the lake's newest days).
+    Quality {
+        /// The lake: a directory or `s3://bucket[/prefix]`.
+        #[arg(long)]
+        lake: PathBuf,
+        /// Days to cover, ending with the newest `created_date` in the lake.
+        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=3660))]
+        days: u32,
+    },
     /// The whole pipeline on this machine: generate an hour of traffic, replay it through the
     /// transform into a local lake, run a few analyst queries.
     Demo {
@@ -543,6 +554,11 @@ fn run(command: Command) -> Result<(), CliError> {
                 _ => 0,
             });
             eventlake::query::query(&lake, table, &sql, format, max_rows, &mut std::io::stdout().lock())?;
+            Ok(())
+        }
+        Command::Quality { lake, days } => {
+            let report = eventlake::quality::quality(&lake, eventlake_glue_schema::Table::embedded(), days)?;
+            print!("{}", eventlake::quality::render(&report, &lake));
             Ok(())
         }
         Command::Demo { events, lake, seed } => {

@@ -1,7 +1,8 @@
 //! `eventlake query`: SQL over a lake (a directory or `s3://…`) with DataFusion. The table `events` has the
 //! Glue table's columns plus the hive partition columns `event_type` and `created_date`
 //! (read from the paths, as Athena does); `events_unique` is the same view Athena gets,
-//! from the same generated SQL.
+//! from the same generated SQL, and `field_drift` is generated for this engine from the same
+//! function as Athena's.
 
 use std::io::Write;
 use std::path::Path;
@@ -13,7 +14,8 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::ListingOptions;
 use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::SessionContext;
-use eventlake_glue_schema::Table;
+use eventlake_glue_schema::athena::Dialect;
+use eventlake_glue_schema::{field_drift, Table};
 
 use crate::CliError;
 use datafusion::datasource::listing::ListingTableUrl;
@@ -62,10 +64,12 @@ pub fn locate(lake: &Path, table: &Table) -> Result<LakeTables, CliError> {
     })
 }
 
-/// A session with `events` and `events_unique` (and `events_curated`, once `eventlake
-/// compact` has written it) registered over the tables of a lake.
+/// A session with `events`, `events_unique` and `field_drift` (and `events_curated`, once
+/// `eventlake compact` has written it) registered over the tables of a lake, with the JSON
+/// functions the generated views use ([`crate::sql_functions`]).
 pub async fn session(tables: &LakeTables, table: &Table) -> Result<SessionContext, CliError> {
     let ctx = SessionContext::new();
+    crate::sql_functions::register(&ctx);
     if let Some((url, store)) = &tables.object_store {
         let parsed = ListingTableUrl::parse(url).map_err(lake_error)?;
         ctx.register_object_store(parsed.object_store().as_ref(), store.clone());
@@ -95,6 +99,10 @@ pub async fn session(tables: &LakeTables, table: &Table) -> Result<SessionContex
         .collect::<Vec<_>>()
         .join("\n");
     ctx.sql(view.trim_end_matches(';')).await.map_err(lake_error)?;
+    let drift = field_drift::view(table, eventlake_glue_schema::Catalog::embedded(), Dialect::Local);
+    ctx.sql(drift.trim_end().trim_end_matches(';'))
+        .await
+        .map_err(lake_error)?;
     Ok(ctx)
 }
 

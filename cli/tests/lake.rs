@@ -686,3 +686,217 @@ fn compaction_with_a_date_merges_only_its_look_back_window() {
     assert_eq!(rows.len(), expected.len());
     let _ = std::fs::remove_dir_all(&r.dir);
 }
+
+/// The JSON kind of a generated value, as the catalog names kinds (None for null).
+fn kind_of(v: &Value) -> Option<&'static str> {
+    match v {
+        Value::Null => None,
+        Value::String(_) => Some("string"),
+        Value::Number(n) if n.is_i64() || n.is_u64() => Some("integer"),
+        Value::Number(_) => Some("number"),
+        Value::Bool(_) => Some("boolean"),
+        Value::Array(_) => Some("array"),
+        Value::Object(_) => Some("object"),
+    }
+}
+
+/// Whether the typed view reads `v` for a field of type `ty` (not NULL), for the values the
+/// generator makes: written here from the casts' documented behaviour, not from the view.
+fn view_reads(ty: &eventlake_glue_schema::HiveType, v: &Value) -> bool {
+    use eventlake_glue_schema::HiveType as T;
+    let scalar = match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    };
+    match (ty, scalar) {
+        (T::Array(_), _) => matches!(v, Value::Array(items) if items.iter().all(|i| !i.is_array() && !i.is_object())),
+        (_, None) => false,
+        (T::String, Some(_)) => true,
+        (T::BigInt | T::Int | T::SmallInt | T::TinyInt, Some(s)) => {
+            let limit: i64 = match ty {
+                T::TinyInt => i8::MAX.into(),
+                T::SmallInt => i16::MAX.into(),
+                T::Int => i32::MAX.into(),
+                _ => i64::MAX,
+            };
+            s.parse::<i64>().is_ok_and(|n| n.abs() <= limit)
+        }
+        (T::Double | T::Float | T::Decimal { .. }, Some(s)) => s.parse::<f64>().is_ok(),
+        (T::Boolean, Some(s)) => s == "true" || s == "false",
+        (T::Timestamp, Some(s)) => chrono::DateTime::parse_from_rfc3339(&s).is_ok(),
+        (T::Date, Some(s)) => chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d").is_ok(),
+    }
+}
+
+/// (events, carrying, wrong kind, unreadable) per (created_date, event_name, finding, field).
+type DriftCounts = BTreeMap<(String, String, String, String), (u64, u64, u64, u64)>;
+
+/// What the `field_drift` view must say of `lines`, computed from the generated JSON and the
+/// catalog: the deduplicated events (first of each key), their payload members.
+fn expected_drift(lines: &[String]) -> DriftCounts {
+    let catalog = Catalog::embedded();
+    let mut seen = BTreeSet::new();
+    let mut per_name: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut out = DriftCounts::new();
+    let mut unknown_fields: Vec<(String, String, String, bool)> = Vec::new();
+    for line in lines {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let created_at = v["created_at"].as_i64().unwrap();
+        if !seen.insert((v["event_uuid"].as_str().unwrap().to_lowercase(), created_at)) {
+            continue;
+        }
+        let date = chrono::DateTime::from_timestamp(created_at, 0)
+            .unwrap()
+            .date_naive()
+            .to_string();
+        let name = v["event_name"].as_str().unwrap().to_string();
+        *per_name.entry((date.clone(), name.clone())).or_default() += 1;
+        let payload = v.as_object().unwrap();
+        let Some(event) = catalog.event(&name) else {
+            let e = out
+                .entry((date, name, "unknown event".into(), String::new()))
+                .or_default();
+            e.0 += 1;
+            continue;
+        };
+        for f in &event.fields {
+            let ty = f.hive_type();
+            let value = payload.get(&f.name).unwrap_or(&Value::Null);
+            let e = out
+                .entry((date.clone(), name.clone(), "catalog field".into(), f.name.clone()))
+                .or_default();
+            e.0 += 1;
+            if let Some(kind) = kind_of(value) {
+                e.1 += 1;
+                let fits = eventlake_glue_schema::JsonKind::ALL
+                    .iter()
+                    .any(|k| k.name() == kind && ty.json_kind().accepts(*k));
+                e.2 += u64::from(!fits);
+                e.3 += u64::from(!view_reads(&ty, value));
+            }
+        }
+        for (key, value) in payload {
+            let common = ["event_uuid", "event_name", "created_at"].contains(&key.as_str());
+            if !common && !event.fields.iter().any(|f| &f.name == key) {
+                unknown_fields.push((date.clone(), name.clone(), key.clone(), !value.is_null()));
+            }
+        }
+    }
+    for (date, name, field, carried) in unknown_fields {
+        let events = per_name[&(date.clone(), name.clone())];
+        let e = out.entry((date, name, "unknown field".into(), field)).or_default();
+        e.0 = events;
+        e.1 += u64::from(carried);
+    }
+    out
+}
+
+#[test]
+fn the_field_drift_view_and_quality_count_exactly_the_injected_drift() {
+    let options = GenerateOptions {
+        events: 6000,
+        seed: 18,
+        duplicates: 0.02,
+        // Drift is counted over valid events only; invalid lines are rejected before the lake.
+        invalid: 0.01,
+        drift: eventlake::generate::Drift {
+            wrong_kind: 0.05,
+            renamed: 0.02,
+            new_field: 0.02,
+        },
+        ..GenerateOptions::default()
+    };
+    let mut generator = Generator::new(Catalog::embedded(), options);
+    let mut lines: Vec<String> = generator.by_ref().collect();
+    let injected = generator.report.clone();
+    // Names the catalog does not have, in an event type it has (so the lake keeps them).
+    for i in 0..3 {
+        lines.push(format!(
+            r#"{{"event_uuid":"00000000-0000-4000-8000-{i:012x}","event_name":"payment:crypto:sent","created_at":1710670500,"amount":"0.1"}}"#
+        ));
+    }
+    let dir = temp_dir("field-drift");
+    let lake = dir.join("lake");
+    let input = lines.join("\n") + "\n";
+    replay(&mut input.as_bytes(), &small_batches(&lake), &|_, _| {}).unwrap();
+    let valid: Vec<String> = lines
+        .iter()
+        .filter(|l| {
+            let mut out = Vec::new();
+            eventlake_transform::Enricher::new()
+                .enrich(l.as_bytes(), &mut out)
+                .is_ok()
+        })
+        .cloned()
+        .collect();
+    let expected = expected_drift(&valid);
+
+    // The view, through the local engine.
+    let mut json = Vec::new();
+    eventlake::query::query(
+        &lake,
+        Table::embedded(),
+        "SELECT * FROM field_drift",
+        eventlake::query::Format::Json,
+        0,
+        &mut json,
+    )
+    .unwrap();
+    let mut got = DriftCounts::new();
+    for line in String::from_utf8(json).unwrap().lines() {
+        let r: Value = serde_json::from_str(line).unwrap();
+        let text = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        let n = |k: &str| r.get(k).and_then(Value::as_u64).unwrap_or(0);
+        if n("wrong_kind") + n("unreadable") > 0 {
+            assert!(r.get("example").is_some(), "a drifted field has an example: {r}");
+        }
+        let key = (text("created_date"), text("event_name"), text("finding"), text("field"));
+        assert!(got
+            .insert(key, (n("events"), n("carrying"), n("wrong_kind"), n("unreadable")))
+            .is_none());
+    }
+    let differing: Vec<_> = expected
+        .iter()
+        .filter(|(k, v)| got.get(*k) != Some(v))
+        .map(|(k, v)| (k, v, got.get(k)))
+        .take(5)
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "view rows that differ (key, expected, got): {differing:?}"
+    );
+    assert_eq!(got.len(), expected.len(), "no row beyond the expected ones");
+
+    // The same counts in `eventlake quality`, summed, and the generator's own counts.
+    let report = eventlake::quality::quality(&lake, Table::embedded(), 7).unwrap();
+    let wrong: u64 = report.drifted.iter().map(|f| f.wrong_kind).sum();
+    let missing: u64 = report.missing.iter().map(|f| f.events - f.carrying).sum();
+    let new_field = report
+        .unknown_fields
+        .iter()
+        .find(|f| f.field == eventlake::generate::DRIFT_NEW_FIELD);
+    assert_eq!(wrong, injected.wrong_kind, "{injected:?}");
+    assert_eq!(missing, injected.renamed, "a renamed field is missing from its event");
+    assert_eq!(new_field.map(|f| f.carrying), Some(injected.new_field));
+    let unreadable: u64 = report.drifted.iter().map(|f| f.unreadable).sum();
+    let expected_unreadable: u64 = expected.values().map(|v| v.3).sum();
+    assert!(unreadable > 0 && unreadable < wrong, "{unreadable} of {wrong}");
+    assert_eq!(unreadable, expected_unreadable);
+    assert_eq!(
+        report.unknown_events,
+        vec![eventlake::quality::UnknownEvent {
+            event_name: "payment:crypto:sent".into(),
+            events: 3,
+            since: "2024-03-17".into(),
+        }]
+    );
+    let text = eventlake::quality::render(&report, &lake);
+    assert!(text.contains("Event names the catalog does not have: 1\n"), "{text}");
+    assert!(
+        text.contains(&format!("{} event names", 100)),
+        "client, trace_id and note come with every name: {text}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

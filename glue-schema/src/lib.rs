@@ -9,6 +9,7 @@
 
 pub mod athena;
 pub mod catalog;
+pub mod field_drift;
 pub mod window;
 
 pub use catalog::{Catalog, CatalogError, EventDef, EventTypeDef, FieldDef};
@@ -194,6 +195,21 @@ pub enum JsonKind {
 }
 
 impl JsonKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [JsonKind; 5] = [
+        JsonKind::String,
+        JsonKind::Integer,
+        JsonKind::Number,
+        JsonKind::Boolean,
+        JsonKind::Array,
+    ];
+
+    /// Whether a value of kind `got` fits a field that expects `self`: the same kind, or an
+    /// integer where any number is expected. (`null` fits every field; objects none.)
+    pub fn accepts(self, got: JsonKind) -> bool {
+        self == got || (self == JsonKind::Number && got == JsonKind::Integer)
+    }
+
     /// How messages name it.
     pub fn name(self) -> &'static str {
         match self {

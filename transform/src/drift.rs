@@ -77,25 +77,19 @@ fn field_kinds() -> &'static FieldKinds {
     })
 }
 
-/// The kind that came, when it is not what `expected` wants (`null` fits every field).
+/// The kind that came, when it is not what `expected` wants (`null` fits every field,
+/// an object none; [`JsonKind::accepts`] decides the rest).
 fn mismatch(expected: JsonKind, member: &Member) -> Option<&'static str> {
-    let got = match member.kind {
+    let (got, kind) = match member.kind {
         ValueKind::Null => return None,
-        ValueKind::String => "string",
-        ValueKind::Number if member.non_integer => "number with a fraction",
-        ValueKind::Number => "number",
-        ValueKind::Bool => "boolean",
-        ValueKind::Array => "array",
-        ValueKind::Object => "object",
+        ValueKind::String => ("string", JsonKind::String),
+        ValueKind::Number if member.non_integer => ("number with a fraction", JsonKind::Number),
+        ValueKind::Number => ("number", JsonKind::Integer),
+        ValueKind::Bool => ("boolean", JsonKind::Boolean),
+        ValueKind::Array => ("array", JsonKind::Array),
+        ValueKind::Object => return Some("object"),
     };
-    let fits = match expected {
-        JsonKind::String => member.kind == ValueKind::String,
-        JsonKind::Integer => member.kind == ValueKind::Number && !member.non_integer,
-        JsonKind::Number => member.kind == ValueKind::Number,
-        JsonKind::Boolean => member.kind == ValueKind::Bool,
-        JsonKind::Array => member.kind == ValueKind::Array,
-    };
-    (!fits).then_some(got)
+    (!expected.accepts(kind)).then_some(got)
 }
 
 /// Checks the payload members of one `Ok` event named `event_name` (`text` is the event,

@@ -1,0 +1,349 @@
+//! The JSON functions `eventlake query` registers with DataFusion, so that the views
+//! generated for Athena read the same values locally ([`Dialect::Local`]). Trino's names
+//! where the local function does what Athena's does; a `try_` name where Athena's expression
+//! wraps a failing function in `TRY` and the local one returns NULL instead.
+//!
+//! Members are found with the transform's own scanner ([`json::scan_object`]); of a repeated
+//! key the last wins, as in the local lake's conversion (what Athena does then: unverified).
+//! Values are the producer's text as it arrived: Athena's `json_extract` re-serializes a
+//! value, which can write a number or nested value differently (unverified).
+//!
+//! [`Dialect::Local`]: eventlake_glue_schema::athena::Dialect::Local
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, ListBuilder, StringArray, StringBuilder, StructBuilder, TimestampMicrosecondArray,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Fields, TimeUnit};
+use datafusion::common::{exec_err, Result};
+use datafusion::logical_expr::{create_udf, ColumnarValue, ScalarUDF, Volatility};
+use datafusion::prelude::SessionContext;
+use eventlake_transform::json::{self, Member, ValueKind};
+
+/// Registers every function of this module with `ctx`.
+pub fn register(ctx: &SessionContext) {
+    for udf in functions() {
+        ctx.register_udf(udf);
+    }
+}
+
+/// The member fields of `json_members`' structs.
+fn member_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("field", DataType::Utf8, false),
+        Field::new("value", DataType::Utf8, false),
+    ])
+}
+
+fn list_of(item: DataType) -> DataType {
+    DataType::List(Arc::new(Field::new("item", item, true)))
+}
+
+fn functions() -> Vec<ScalarUDF> {
+    let text = DataType::Utf8;
+    vec![
+        // json_extract_scalar(json, '$.name'): a string's text, a number's or boolean's JSON
+        // text; NULL for null, an array, an object or no such member.
+        create_udf(
+            "json_extract_scalar",
+            vec![text.clone(), text.clone()],
+            text.clone(),
+            Volatility::Immutable,
+            Arc::new(|args| {
+                strings_to_strings(args, |row| {
+                    let [json, path] = row else { return Ok(None) };
+                    let (Some(json), Some(path)) = (json, path) else {
+                        return Ok(None);
+                    };
+                    Ok(member(json, member_name(path)?).and_then(|(text, m)| scalar_text(text, &m)))
+                })
+            }),
+        ),
+        // json_extract(json, '$.name'): the member's JSON text; NULL when there is none.
+        create_udf(
+            "json_extract",
+            vec![text.clone(), text.clone()],
+            text.clone(),
+            Volatility::Immutable,
+            Arc::new(|args| {
+                strings_to_strings(args, |row| {
+                    let [json, path] = row else { return Ok(None) };
+                    let (Some(json), Some(path)) = (json, path) else {
+                        return Ok(None);
+                    };
+                    Ok(member(json, member_name(path)?).map(|(text, m)| text[m.value_start..m.value_end].to_string()))
+                })
+            }),
+        ),
+        // json_format(json): the JSON text (values here are text already).
+        create_udf(
+            "json_format",
+            vec![text.clone()],
+            text.clone(),
+            Volatility::Immutable,
+            Arc::new(|args| strings_to_strings(args, |row| Ok(row[0].map(str::to_string)))),
+        ),
+        // try_from_iso8601_timestamp(text): Athena's
+        // `TRY(CAST(from_iso8601_timestamp(text) AT TIME ZONE 'UTC' AS TIMESTAMP))`.
+        create_udf(
+            "try_from_iso8601_timestamp",
+            vec![text.clone()],
+            DataType::Timestamp(TimeUnit::Microsecond, None),
+            Volatility::Immutable,
+            Arc::new(try_from_iso8601_timestamp),
+        ),
+        // try_json_array(json, 'VARCHAR'): `TRY_CAST(json AS ARRAY(VARCHAR))`, the elements'
+        // text; NULL when the value is not an array or an element does not cast.
+        create_udf(
+            "try_json_array",
+            vec![text.clone(), text.clone()],
+            list_of(text.clone()),
+            Volatility::Immutable,
+            Arc::new(try_json_array),
+        ),
+        // json_members(json): the object's members as (field, value JSON text), for Athena's
+        // `UNNEST(TRY_CAST(json_parse(json) AS MAP(VARCHAR, JSON)))`; no members for text
+        // that is not an object or repeats a key (a map cannot hold that object).
+        create_udf(
+            "json_members",
+            vec![text],
+            list_of(DataType::Struct(member_fields())),
+            Volatility::Immutable,
+            Arc::new(json_members),
+        ),
+    ]
+}
+
+/// The member name of a JSONPath that names one top-level member: `$.name` or `$["name"]`.
+fn member_name(path: &str) -> Result<&str> {
+    if let Some(name) = path.strip_prefix("$.") {
+        if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Ok(name);
+        }
+    }
+    if let Some(name) = path.strip_prefix("$[\"").and_then(|p| p.strip_suffix("\"]")) {
+        if !name.contains(['"', '\\']) {
+            return Ok(name);
+        }
+    }
+    exec_err!("JSON path {path:?}: eventlake query reads paths of one member (`$.name` or `$[\"name\"]`)")
+}
+
+/// The last top-level member of `json` named `name`, with the text; None when `json` is not
+/// an object or has no such member.
+fn member<'j>(json: &'j str, name: &str) -> Option<(&'j str, Member)> {
+    let mut found = None;
+    json::scan_object::<()>(json, |m| {
+        let key = &json[m.key.start..m.key.end];
+        if json::string_text(key, m.key.escaped) == name {
+            found = Some(m);
+        }
+        Ok(())
+    })
+    .ok()?;
+    found.map(|m| (json, m))
+}
+
+/// What `json_extract_scalar` gives for a member.
+fn scalar_text(text: &str, m: &Member) -> Option<String> {
+    let raw = &text[m.value_start..m.value_end];
+    match m.kind {
+        ValueKind::String => Some(json::string_text(raw, m.escaped).into_owned()),
+        ValueKind::Number | ValueKind::Bool => Some(raw.to_string()),
+        ValueKind::Null | ValueKind::Array | ValueKind::Object => None,
+    }
+}
+
+/// The arguments as string arrays of the batch's length (scalars repeated).
+fn string_args(args: &[ColumnarValue]) -> Result<Vec<StringArray>> {
+    ColumnarValue::values_to_arrays(args)?
+        .iter()
+        .map(|a| {
+            let a = cast(a, &DataType::Utf8)?;
+            Ok(a.as_any().downcast_ref::<StringArray>().expect("cast to Utf8").clone())
+        })
+        .collect()
+}
+
+/// Applies `f` to each row of string arguments, giving a string column.
+fn strings_to_strings(
+    args: &[ColumnarValue],
+    f: impl Fn(&[Option<&str>]) -> Result<Option<String>>,
+) -> Result<ColumnarValue> {
+    let columns = string_args(args)?;
+    let rows = columns.first().map_or(0, |c| c.len());
+    let mut out = StringBuilder::with_capacity(rows, rows * 8);
+    let mut row = Vec::with_capacity(columns.len());
+    for i in 0..rows {
+        row.clear();
+        row.extend(columns.iter().map(|c| c.is_valid(i).then(|| c.value(i))));
+        out.append_option(f(&row)?);
+    }
+    Ok(ColumnarValue::Array(Arc::new(out.finish())))
+}
+
+fn try_from_iso8601_timestamp(args: &[ColumnarValue]) -> Result<ColumnarValue> {
+    let columns = string_args(args)?;
+    let texts = &columns[0];
+    let out: TimestampMicrosecondArray = texts.iter().map(|t| t.and_then(iso8601_micros)).collect();
+    Ok(ColumnarValue::Array(Arc::new(out)))
+}
+
+/// Microseconds since the epoch (UTC) of an ISO 8601 date or date-time: with an offset or
+/// `Z`, or without (read as UTC, Athena's session time zone); seconds and a fraction
+/// optional. Other ISO 8601 forms Athena may accept (week dates, ordinal dates) are NULL here.
+fn iso8601_micros(text: &str) -> Option<i64> {
+    use chrono::{DateTime, NaiveDate, NaiveDateTime};
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t.timestamp_micros());
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M%:z"] {
+        if let Ok(t) = DateTime::parse_from_str(text, format) {
+            return Some(t.timestamp_micros());
+        }
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
+            return Some(t.and_utc().timestamp_micros());
+        }
+    }
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    Some(date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_micros())
+}
+
+fn try_json_array(args: &[ColumnarValue]) -> Result<ColumnarValue> {
+    let columns = string_args(args)?;
+    let (texts, types) = (&columns[0], &columns[1]);
+    let mut out = ListBuilder::new(StringBuilder::new());
+    for i in 0..texts.len() {
+        if types.is_valid(i) && types.value(i) != "VARCHAR" {
+            return exec_err!(
+                "try_json_array: arrays of {} are not read locally yet (only ARRAY(VARCHAR))",
+                types.value(i)
+            );
+        }
+        let elements = texts.is_valid(i).then(|| varchar_elements(texts.value(i))).flatten();
+        match elements {
+            Some(elements) => {
+                for e in elements {
+                    out.values().append_option(e);
+                }
+                out.append(true);
+            }
+            None => out.append(false),
+        }
+    }
+    Ok(ColumnarValue::Array(Arc::new(out.finish())))
+}
+
+/// The elements of a JSON array as `CAST(JSON AS ARRAY(VARCHAR))` gives them: a string's
+/// text, a number's or boolean's JSON text, NULL for null; None when the value is not an array
+/// or holds an array or object.
+fn varchar_elements(text: &str) -> Option<Vec<Option<String>>> {
+    let serde_json::Value::Array(items) = serde_json::from_str(text).ok()? else {
+        return None;
+    };
+    items
+        .into_iter()
+        .map(|v| match v {
+            serde_json::Value::Null => Some(None),
+            serde_json::Value::String(s) => Some(Some(s)),
+            serde_json::Value::Number(n) => Some(Some(n.to_string())),
+            serde_json::Value::Bool(b) => Some(Some(b.to_string())),
+            serde_json::Value::Array(_) | serde_json::Value::Object(_) => None,
+        })
+        .collect()
+}
+
+fn json_members(args: &[ColumnarValue]) -> Result<ColumnarValue> {
+    let columns = string_args(args)?;
+    let texts = &columns[0];
+    let fields = member_fields();
+    let entries = StructBuilder::new(
+        fields.clone(),
+        vec![Box::new(StringBuilder::new()), Box::new(StringBuilder::new())],
+    );
+    let mut out = ListBuilder::new(entries).with_field(Arc::new(Field::new("item", DataType::Struct(fields), true)));
+    let mut members: Vec<(String, &str)> = Vec::new();
+    for i in 0..texts.len() {
+        members.clear();
+        if texts.is_valid(i) {
+            let text = texts.value(i);
+            let scanned = json::scan_object::<()>(text, |m| {
+                let key = json::string_text(&text[m.key.start..m.key.end], m.key.escaped).into_owned();
+                members.push((key, &text[m.value_start..m.value_end]));
+                Ok(())
+            });
+            let mut names: Vec<&str> = members.iter().map(|(k, _)| k.as_str()).collect();
+            names.sort_unstable();
+            let repeated = names.windows(2).any(|w| w[0] == w[1]);
+            if scanned.is_err() || repeated {
+                members.clear();
+            }
+        }
+        let entries = out.values();
+        for (field, value) in &members {
+            entries
+                .field_builder::<StringBuilder>(0)
+                .expect("field is a string")
+                .append_value(field);
+            entries
+                .field_builder::<StringBuilder>(1)
+                .expect("value is a string")
+                .append_value(value);
+            entries.append(true);
+        }
+        out.append(true);
+    }
+    let array: ArrayRef = Arc::new(out.finish());
+    Ok(ColumnarValue::Array(array))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_paths_are_one_member_only() {
+        assert_eq!(member_name("$.user_id").unwrap(), "user_id");
+        assert_eq!(member_name("$[\"a b\"]").unwrap(), "a b");
+        assert!(member_name("$.a.b").is_err());
+        assert!(member_name("$[0]").is_err());
+    }
+
+    #[test]
+    fn scalars_read_as_athena_documents_them() {
+        let json = r#"{"s":"a\"b","n":12.50,"b":true,"z":null,"a":[1],"o":{},"s":"last"}"#;
+        let read = |name| member(json, name).and_then(|(t, m)| scalar_text(t, &m));
+        assert_eq!(read("s").as_deref(), Some("last"));
+        assert_eq!(read("n").as_deref(), Some("12.50"));
+        assert_eq!(read("b").as_deref(), Some("true"));
+        assert_eq!(
+            (read("z"), read("a"), read("o"), read("missing")),
+            (None, None, None, None)
+        );
+    }
+
+    #[test]
+    fn iso8601_forms() {
+        let at = |t| iso8601_micros(t);
+        assert_eq!(at("2024-03-17T10:15:00Z"), Some(1_710_670_500_000_000));
+        assert_eq!(at("2024-03-17T11:15:00+01:00"), Some(1_710_670_500_000_000));
+        assert_eq!(at("2024-03-17T10:15:00.5"), Some(1_710_670_500_500_000));
+        assert_eq!(at("2024-03-17T10:15"), Some(1_710_670_500_000_000));
+        assert_eq!(at("2024-03-17"), Some(1_710_633_600_000_000));
+        assert_eq!((at("yesterday"), at("1710670500"), at("")), (None, None, None));
+    }
+
+    #[test]
+    fn arrays_of_varchar() {
+        assert_eq!(
+            varchar_elements(r#"["a",1,true,null]"#),
+            Some(vec![Some("a".into()), Some("1".into()), Some("true".into()), None])
+        );
+        assert_eq!(varchar_elements(r#""a""#), None);
+        assert_eq!(varchar_elements(r#"[[1]]"#), None);
+    }
+}

@@ -1,0 +1,275 @@
+//! The `field_drift` view: what the catalog expects of each event's payload against what
+//! arrived, per day. Generated from the table and the catalog for Athena (committed as
+//! `athena/views/field_drift.sql`, created by the CDK at deploy) and for `eventlake query`'s
+//! local engine, from one function: only the JSON functions and the unnesting differ.
+//!
+//! One row per finding, over the deduplicated events (the contract's key, as `events_unique`):
+//! - `catalog field`: per `created_date`, `event_name` (in the catalog) and catalog field:
+//!   `events` of that name, how many are `carrying` the field (present and not `null`), how
+//!   many carry it in the `wrong_kind` of JSON ([`JsonKind::accepts`], the transform's rule),
+//!   how many carry a value the typed view reads as NULL (`unreadable`: its own expression,
+//!   [`field_expression_in`]), and the smallest such value as an `example`.
+//! - `unknown field`: a payload member the catalog does not name for the event: `events` of
+//!   the name that day, how many are `carrying` it, and the smallest value as an `example`.
+//! - `unknown event`: an `event_name` the catalog does not have, with its `events`.
+
+use crate::athena::{field_expression_in, quote, Dialect, HEADER};
+use crate::{Catalog, EventDef, JsonKind, Table};
+
+/// The view's name.
+pub const VIEW: &str = "field_drift";
+
+/// The `finding` of a catalog field's row.
+pub const CATALOG_FIELD: &str = "catalog field";
+/// The `finding` of a payload member the catalog does not name.
+pub const UNKNOWN_FIELD: &str = "unknown field";
+/// The `finding` of an event name the catalog does not have.
+pub const UNKNOWN_EVENT: &str = "unknown event";
+
+/// The view's columns, in order.
+pub const COLUMNS: [&str; 10] = [
+    "created_date",
+    "event_name",
+    "finding",
+    "field",
+    "expected_type",
+    "events",
+    "carrying",
+    "wrong_kind",
+    "unreadable",
+    "example",
+];
+
+/// The JSON kind of the JSON text `value` (`json_format` of a member), by its first byte:
+/// NULL when the member is absent or `null`. Integers are numbers without `.` or exponent.
+fn kind_of(value: &str) -> String {
+    format!(
+        "CASE WHEN {value} IS NULL OR {value} = 'null' THEN NULL \
+         WHEN substr({value}, 1, 1) = '\"' THEN 'string' \
+         WHEN substr({value}, 1, 1) = '[' THEN 'array' \
+         WHEN substr({value}, 1, 1) = '{{' THEN 'object' \
+         WHEN {value} IN ('true', 'false') THEN 'boolean' \
+         WHEN regexp_like({value}, '^-?[0-9]+$') THEN '{integer}' \
+         ELSE '{number}' END",
+        integer = JsonKind::Integer.name(),
+        number = JsonKind::Number.name(),
+    )
+}
+
+/// True when `got` (a kind name, or NULL for absent) does not fit `expected`: the SQL of
+/// [`JsonKind::accepts`], generated from it.
+fn wrong_kind(expected: &str, got: &str) -> String {
+    let fits: Vec<String> = JsonKind::ALL
+        .iter()
+        .map(|e| {
+            let accepted: Vec<String> = JsonKind::ALL
+                .iter()
+                .filter(|g| e.accepts(**g))
+                .map(|g| quote(g.name()))
+                .collect();
+            format!(
+                "({expected} = {} AND {got} IN ({}))",
+                quote(e.name()),
+                accepted.join(", ")
+            )
+        })
+        .collect();
+    format!("({got} IS NOT NULL AND NOT ({}))", fits.join(" OR "))
+}
+
+/// `CASE event_name WHEN … THEN <per event> END` over the catalog's events with fields.
+fn per_event(events: &[&EventDef], each: impl Fn(&EventDef) -> String) -> String {
+    let arms: Vec<String> = events
+        .iter()
+        .map(|e| format!("    WHEN {} THEN {}", quote(&e.name), each(e)))
+        .collect();
+    format!("CASE event_name\n{}\n  END", arms.join("\n"))
+}
+
+/// The `field_drift` view's `CREATE` statement for `dialect` (Athena's is database-qualified;
+/// the local one is not).
+pub fn view(table: &Table, catalog: &Catalog, dialect: Dialect) -> String {
+    let q = match dialect {
+        Dialect::Athena => format!("{}.", table.database),
+        Dialect::Local => String::new(),
+    };
+    let events: Vec<&EventDef> = catalog.events().filter(|e| !e.fields.is_empty()).collect();
+    let names: Vec<String> = catalog.events().map(|e| quote(&e.name)).collect();
+    let names = names.join(", ");
+    let with_fields: Vec<String> = events.iter().map(|e| quote(&e.name)).collect();
+    let with_fields = with_fields.join(", ");
+
+    let value = |f: &str| format!("json_format(json_extract(payload, '$.{f}'))");
+    let (catalog_values, unknown_values) = match dialect {
+        Dialect::Athena => {
+            let rows = per_event(&events, |e| {
+                let rows: Vec<String> = e
+                    .fields
+                    .iter()
+                    .map(|f| {
+                        let ty = f.hive_type();
+                        format!(
+                            "ROW(CAST({} AS VARCHAR), CAST({} AS VARCHAR), CAST({} AS VARCHAR), {}, {} IS NOT NULL)",
+                            quote(&f.name),
+                            quote(ty.json_kind().name()),
+                            quote(&f.type_name),
+                            value(&f.name),
+                            field_expression_in(dialect, &f.name, &ty)
+                        )
+                    })
+                    .collect();
+                format!("ARRAY[\n      {}]", rows.join(",\n      "))
+            });
+            let known = per_event(&events, |e| {
+                let names: Vec<String> = e.fields.iter().map(|f| quote(&f.name)).collect();
+                format!("ARRAY[{}]", names.join(", "))
+            });
+            (
+                format!(
+                    "  SELECT created_date, event_name, field, expected_kind, expected_type, value, readable\n  FROM unique_events\n  CROSS JOIN UNNEST({rows}) AS f (field, expected_kind, expected_type, value, readable)\n  WHERE event_name IN ({with_fields})"
+                ),
+                format!(
+                    "  SELECT created_date, event_name, events, field, json_format(member) AS value\n  FROM (\n    SELECT created_date, event_name, payload, count(*) OVER (PARTITION BY created_date, event_name) AS events\n    FROM unique_events\n    WHERE event_name IN ({names})\n  ) AS named\n  CROSS JOIN UNNEST(TRY_CAST(json_parse(payload) AS MAP(VARCHAR, JSON))) AS m (field, member)\n  WHERE NOT contains({known}, field)"
+                ),
+            )
+        }
+        Dialect::Local => {
+            let rows = per_event(&events, |e| {
+                let rows: Vec<String> = e
+                    .fields
+                    .iter()
+                    .map(|f| {
+                        let ty = f.hive_type();
+                        format!(
+                            "named_struct('field', {}, 'expected_kind', {}, 'expected_type', {}, 'value', {}, 'readable', {} IS NOT NULL)",
+                            quote(&f.name),
+                            quote(ty.json_kind().name()),
+                            quote(&f.type_name),
+                            value(&f.name),
+                            field_expression_in(dialect, &f.name, &ty)
+                        )
+                    })
+                    .collect();
+                format!("make_array(\n      {})", rows.join(",\n      "))
+            });
+            let known = per_event(&events, |e| {
+                let names: Vec<String> = e.fields.iter().map(|f| quote(&f.name)).collect();
+                format!("make_array({})", names.join(", "))
+            });
+            (
+                format!(
+                    "  SELECT created_date, event_name, f['field'] AS field, f['expected_kind'] AS expected_kind, f['expected_type'] AS expected_type, f['value'] AS value, f['readable'] AS readable\n  FROM (\n    SELECT created_date, event_name, unnest({rows}) AS f\n    FROM unique_events\n    WHERE event_name IN ({with_fields})\n  ) AS unnested"
+                ),
+                format!(
+                    "  SELECT * FROM (\n    SELECT created_date, event_name, events, m['field'] AS field, m['value'] AS value\n    FROM (\n      SELECT created_date, event_name, events, unnest(json_members(payload)) AS m\n      FROM (\n        SELECT created_date, event_name, payload, count(*) OVER (PARTITION BY created_date, event_name) AS events\n        FROM unique_events\n        WHERE event_name IN ({names})\n      ) AS named\n    ) AS unnested\n  ) AS members\n  WHERE NOT array_has({known}, field)"
+                ),
+            )
+        }
+    };
+    let wrong = wrong_kind("expected_kind", "got_kind");
+    let unreadable = "got_kind IS NOT NULL AND NOT readable";
+    format!(
+        "{HEADER}-- Schema drift per day: what the catalog expects of each event's payload against what arrived,
+-- over the deduplicated events. finding = 'catalog field': events of the name, how many carry the
+-- field, in the wrong JSON kind, with a value its typed view reads as NULL (unreadable), and the
+-- smallest such value; 'unknown field': a member the catalog does not name; 'unknown event': a
+-- name the catalog does not have. Filter on created_date: each branch scans those days' payloads.
+CREATE OR REPLACE VIEW {q}{VIEW} AS
+WITH unique_events AS (
+  SELECT created_date, event_name, payload
+  FROM (\n    SELECT *, {window} AS row_in_key\n    FROM {q}{table_name}\n  ) AS numbered
+  WHERE row_in_key = 1
+), catalog_values AS (\n{catalog_values}
+), kinds AS (
+  SELECT created_date, event_name, field, expected_kind, expected_type, value, readable, {kind} AS got_kind
+  FROM catalog_values
+), unknown_values AS (\n{unknown_values}
+)
+SELECT created_date, event_name, {catalog_field} AS finding, field, expected_type,
+  count(*) AS events,
+  count(CASE WHEN got_kind IS NOT NULL THEN 1 END) AS carrying,
+  count(CASE WHEN {wrong} THEN 1 END) AS wrong_kind,
+  count(CASE WHEN {unreadable} THEN 1 END) AS unreadable,
+  min(CASE WHEN {wrong} OR ({unreadable}) THEN value END) AS example
+FROM kinds
+GROUP BY created_date, event_name, field, expected_type
+UNION ALL
+SELECT created_date, event_name, {unknown_field} AS finding, field, CAST(NULL AS VARCHAR) AS expected_type,
+  max(events) AS events,
+  count(CASE WHEN value <> 'null' THEN 1 END) AS carrying,
+  CAST(NULL AS BIGINT) AS wrong_kind,
+  CAST(NULL AS BIGINT) AS unreadable,
+  min(value) AS example
+FROM unknown_values
+GROUP BY created_date, event_name, field
+UNION ALL
+SELECT created_date, event_name, {unknown_event} AS finding, CAST(NULL AS VARCHAR) AS field, CAST(NULL AS VARCHAR) AS expected_type,
+  count(*) AS events,
+  CAST(NULL AS BIGINT) AS carrying,
+  CAST(NULL AS BIGINT) AS wrong_kind,
+  CAST(NULL AS BIGINT) AS unreadable,
+  CAST(NULL AS VARCHAR) AS example
+FROM unique_events
+WHERE event_name NOT IN ({names})
+GROUP BY created_date, event_name;\n",
+        window = table.duplicates.window_sql(),
+        table_name = table.name,
+        kind = kind_of("value"),
+        catalog_field = quote(CATALOG_FIELD),
+        unknown_field = quote(UNKNOWN_FIELD),
+        unknown_event = quote(UNKNOWN_EVENT),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Athena's limit on a query string, which a `CREATE VIEW` is: 262,144 bytes, not
+    /// adjustable (AWS Knowledge Center, "athena-query-string-length":
+    /// https://repost.aws/knowledge-center/athena-query-string-length).
+    const ATHENA_QUERY_STRING_MAX: usize = 262_144;
+
+    #[test]
+    fn the_view_fits_in_one_athena_query_string() {
+        let sql = view(Table::embedded(), Catalog::embedded(), Dialect::Athena);
+        assert!(
+            sql.len() < ATHENA_QUERY_STRING_MAX / 2,
+            "{} bytes: half of Athena's limit is the margin for a catalog twice this size",
+            sql.len()
+        );
+    }
+
+    #[test]
+    fn every_catalog_field_is_read_with_its_typed_views_expression() {
+        for dialect in [Dialect::Athena, Dialect::Local] {
+            let sql = view(Table::embedded(), Catalog::embedded(), dialect);
+            for e in Catalog::embedded().events() {
+                for f in &e.fields {
+                    let expr = field_expression_in(dialect, &f.name, &f.hive_type());
+                    assert!(
+                        sql.contains(&format!("{expr} IS NOT NULL")),
+                        "{dialect:?} {} {}",
+                        e.name,
+                        f.name
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_kind_rule_is_the_catalogs() {
+        // One expected kind against each kind that can come: the SQL says "wrong" exactly
+        // where `JsonKind::accepts` says no.
+        let sql = wrong_kind("e", "g");
+        for e in JsonKind::ALL {
+            let clause = format!("(e = '{}' AND g IN (", e.name());
+            let start = sql.find(&clause).expect("a clause per kind") + clause.len();
+            let listed = &sql[start..start + sql[start..].find(')').unwrap()];
+            for g in JsonKind::ALL {
+                assert_eq!(listed.contains(&format!("'{}'", g.name())), e.accepts(g), "{e:?} {g:?}");
+            }
+        }
+    }
+}
