@@ -294,6 +294,9 @@ fn more(total: usize, finding: &str, lake: &Path) -> String {
     }
 }
 
+/// One section of the printed report: title, header, rows, and the view's `finding` for them.
+type Section<'a> = (&'a str, &'a [&'a str], Vec<Vec<String>>, &'a str);
+
 /// The report as text for a person; `lake` is named in the hints.
 pub fn render(report: &QualityReport, lake: &Path) -> String {
     let (Some(first), Some(last)) = (&report.first_day, &report.last_day) else {
@@ -305,40 +308,47 @@ pub fn render(report: &QualityReport, lake: &Path) -> String {
         lake.display(),
         n(report.events)
     );
-    let section = |out: &mut String, title: &str, count: usize| {
-        out.push_str(&format!(
-            "\n{title}: {}\n",
-            if count == 0 {
-                "none".to_string()
-            } else {
-                n(count as u64)
-            }
-        ));
-    };
-    section(
-        &mut out,
-        "Catalog fields in the wrong JSON kind or unreadable by their typed view",
-        report.drifted.len(),
-    );
-    if !report.drifted.is_empty() {
-        let rows: Vec<Vec<String>> = report
-            .drifted
-            .iter()
-            .take(SECTION_ROWS)
-            .map(|f| {
-                vec![
-                    f.event_name.clone(),
-                    f.field.clone(),
-                    f.expected_type.clone(),
-                    n(f.events),
-                    n(f.wrong_kind),
-                    n(f.unreadable),
-                    f.since.clone(),
-                    clip(f.example.as_deref().unwrap_or(""), 30),
-                ]
-            })
-            .collect();
-        out.push_str(&table(
+    let drifted = report.drifted.iter().map(|f| {
+        vec![
+            f.event_name.clone(),
+            f.field.clone(),
+            f.expected_type.clone(),
+            n(f.events),
+            n(f.wrong_kind),
+            n(f.unreadable),
+            f.since.clone(),
+            clip(f.example.as_deref().unwrap_or(""), 30),
+        ]
+    });
+    let missing = report.missing.iter().map(|f| {
+        vec![
+            f.event_name.clone(),
+            f.field.clone(),
+            n(f.events),
+            n(f.events - f.carrying),
+            f.since.clone(),
+        ]
+    });
+    let unknown_fields = report.unknown_fields.iter().map(|f| {
+        let names = match f.event_names.as_slice() {
+            [one] => one.clone(),
+            many => format!("{} event names", many.len()),
+        };
+        vec![
+            f.field.clone(),
+            names,
+            format!("{} of {}", n(f.carrying), n(f.events)),
+            f.since.clone(),
+            clip(f.example.as_deref().unwrap_or(""), 30),
+        ]
+    });
+    let unknown_events = report
+        .unknown_events
+        .iter()
+        .map(|e| vec![e.event_name.clone(), n(e.events), e.since.clone()]);
+    let sections: [Section; 4] = [
+        (
+            "Catalog fields in the wrong JSON kind or unreadable by their typed view",
             &[
                 "event",
                 "field",
@@ -349,77 +359,36 @@ pub fn render(report: &QualityReport, lake: &Path) -> String {
                 "since",
                 "example",
             ],
-            &rows,
-        ));
-        out.push_str(&more(report.drifted.len(), CATALOG_FIELD, lake));
-    }
-    section(
-        &mut out,
-        "Catalog fields missing from some events of their name",
-        report.missing.len(),
-    );
-    if !report.missing.is_empty() {
-        let rows: Vec<Vec<String>> = report
-            .missing
-            .iter()
-            .take(SECTION_ROWS)
-            .map(|f| {
-                vec![
-                    f.event_name.clone(),
-                    f.field.clone(),
-                    n(f.events),
-                    n(f.events - f.carrying),
-                    f.since.clone(),
-                ]
-            })
-            .collect();
-        out.push_str(&table(&["event", "field", "events", "missing", "since"], &rows));
-        out.push_str(&more(report.missing.len(), CATALOG_FIELD, lake));
-    }
-    section(
-        &mut out,
-        "Fields the catalog does not name",
-        report.unknown_fields.len(),
-    );
-    if !report.unknown_fields.is_empty() {
-        let rows: Vec<Vec<String>> = report
-            .unknown_fields
-            .iter()
-            .take(SECTION_ROWS)
-            .map(|f| {
-                let names = match f.event_names.as_slice() {
-                    [one] => one.clone(),
-                    many => format!("{} event names", many.len()),
-                };
-                vec![
-                    f.field.clone(),
-                    names,
-                    format!("{} of {}", n(f.carrying), n(f.events)),
-                    f.since.clone(),
-                    clip(f.example.as_deref().unwrap_or(""), 30),
-                ]
-            })
-            .collect();
-        out.push_str(&table(
+            drifted.collect(),
+            CATALOG_FIELD,
+        ),
+        (
+            "Catalog fields missing from some events of their name",
+            &["event", "field", "events", "missing", "since"],
+            missing.collect(),
+            CATALOG_FIELD,
+        ),
+        (
+            "Fields the catalog does not name",
             &["field", "in", "events carrying it", "since", "example"],
-            &rows,
-        ));
-        out.push_str(&more(report.unknown_fields.len(), UNKNOWN_FIELD, lake));
-    }
-    section(
-        &mut out,
-        "Event names the catalog does not have",
-        report.unknown_events.len(),
-    );
-    if !report.unknown_events.is_empty() {
-        let rows: Vec<Vec<String>> = report
-            .unknown_events
-            .iter()
-            .take(SECTION_ROWS)
-            .map(|e| vec![e.event_name.clone(), n(e.events), e.since.clone()])
-            .collect();
-        out.push_str(&table(&["event", "events", "since"], &rows));
-        out.push_str(&more(report.unknown_events.len(), UNKNOWN_EVENT, lake));
+            unknown_fields.collect(),
+            UNKNOWN_FIELD,
+        ),
+        (
+            "Event names the catalog does not have",
+            &["event", "events", "since"],
+            unknown_events.collect(),
+            UNKNOWN_EVENT,
+        ),
+    ];
+    for (title, header, rows, finding) in sections {
+        if rows.is_empty() {
+            out.push_str(&format!("\n{title}: none\n"));
+            continue;
+        }
+        out.push_str(&format!("\n{title}: {}\n", n(rows.len() as u64)));
+        out.push_str(&table(header, &rows[..rows.len().min(SECTION_ROWS)]));
+        out.push_str(&more(rows.len(), finding, lake));
     }
     out.push_str(&format!(
         "\nPer day and per field: eventlake query --lake {} \"SELECT * FROM {} ORDER BY created_date, event_name, field\" (in Athena: the view eventlake.{}). What to do: docs/operations.md, \"A producer changed a field\".\n",

@@ -46,37 +46,11 @@ fn functions() -> Vec<ScalarUDF> {
     vec![
         // json_extract_scalar(json, '$.name'): a string's text, a number's or boolean's JSON
         // text; NULL for null, an array, an object or no such member.
-        create_udf(
-            "json_extract_scalar",
-            vec![text.clone(), text.clone()],
-            text.clone(),
-            Volatility::Immutable,
-            Arc::new(|args| {
-                strings_to_strings(args, |row| {
-                    let [json, path] = row else { return Ok(None) };
-                    let (Some(json), Some(path)) = (json, path) else {
-                        return Ok(None);
-                    };
-                    Ok(member(json, member_name(path)?).and_then(|(text, m)| scalar_text(text, &m)))
-                })
-            }),
-        ),
+        member_function("json_extract_scalar", scalar_text),
         // json_extract(json, '$.name'): the member's JSON text; NULL when there is none.
-        create_udf(
-            "json_extract",
-            vec![text.clone(), text.clone()],
-            text.clone(),
-            Volatility::Immutable,
-            Arc::new(|args| {
-                strings_to_strings(args, |row| {
-                    let [json, path] = row else { return Ok(None) };
-                    let (Some(json), Some(path)) = (json, path) else {
-                        return Ok(None);
-                    };
-                    Ok(member(json, member_name(path)?).map(|(text, m)| text[m.value_start..m.value_end].to_string()))
-                })
-            }),
-        ),
+        member_function("json_extract", |text, m| {
+            Some(text[m.value_start..m.value_end].to_string())
+        }),
         // json_format(json): the JSON text (values here are text already).
         create_udf(
             "json_format",
@@ -114,6 +88,23 @@ fn functions() -> Vec<ScalarUDF> {
             Arc::new(json_members),
         ),
     ]
+}
+
+/// A function of (JSON text, JSONPath of one member) that gives `read` of the member, NULL
+/// when there is none.
+fn member_function(name: &str, read: fn(&str, &Member) -> Option<String>) -> ScalarUDF {
+    create_udf(
+        name,
+        vec![DataType::Utf8, DataType::Utf8],
+        DataType::Utf8,
+        Volatility::Immutable,
+        Arc::new(move |args| {
+            strings_to_strings(args, |row| {
+                let [Some(json), Some(path)] = row else { return Ok(None) };
+                Ok(member(json, member_name(path)?).and_then(|(text, m)| read(text, &m)))
+            })
+        }),
+    )
 }
 
 /// The member name of a JSONPath that names one top-level member: `$.name` or `$["name"]`.

@@ -511,5 +511,38 @@ fn generated_drift_is_what_the_replay_counts() {
         summary.contains("  ok:                3000\n"),
         "drift is delivered: {summary}"
     );
+    // `eventlake quality` over the replayed lake: the same wrong kinds, as a report.
+    let out = eventlake(&["quality", "--lake", lake.to_str().unwrap(), "--days", "1"], b"");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.starts_with(&format!(
+            "Field drift in {}, 2024-03-17 to 2024-03-17 (",
+            lake.display()
+        )),
+        "{report}"
+    );
+    assert!(report.contains("\nFields the catalog does not name: "), "{report}");
+    assert!(report.contains("experiment_variant"), "{report}");
+    assert!(
+        report.contains("\nEvent names the catalog does not have: none\n"),
+        "{report}"
+    );
+    let listed: u64 = report
+        .lines()
+        .skip_while(|l| !l.starts_with("Catalog fields in the wrong JSON kind"))
+        .skip(2)
+        .take_while(|l| l.starts_with("  ") && !l.starts_with("  …"))
+        .map(|l| l.split_whitespace().nth(4).unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert!(
+        listed > 0 && listed <= wrong_kind,
+        "the first 20 fields' wrong kinds: {report}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
+    assert_one_line_error(
+        &eventlake(&["quality", "--lake", "/no/such/lake"], b""),
+        "no lake at /no/such/lake",
+    );
+    assert_flag_refused(&["quality", "--lake", "/tmp"], &["--days", "0"], "invalid value");
 }

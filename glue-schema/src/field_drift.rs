@@ -77,6 +77,41 @@ fn wrong_kind(expected: &str, got: &str) -> String {
     format!("({got} IS NOT NULL AND NOT ({}))", fits.join(" OR "))
 }
 
+/// A string literal typed as text: Athena types `'abc'` as `varchar(3)`, and the arrays of
+/// one `CASE` must agree on their records' types.
+fn text_literal(dialect: Dialect, s: &str) -> String {
+    match dialect {
+        Dialect::Athena => format!("CAST({} AS VARCHAR)", quote(s)),
+        Dialect::Local => quote(s),
+    }
+}
+
+/// A record of named values: Athena's `ROW` (named when unnested), DataFusion's `named_struct`.
+fn record(dialect: Dialect, fields: &[(&str, String)]) -> String {
+    match dialect {
+        Dialect::Athena => {
+            let values: Vec<&str> = fields.iter().map(|(_, v)| v.as_str()).collect();
+            format!("ROW({})", values.join(", "))
+        }
+        Dialect::Local => {
+            let pairs: Vec<String> = fields.iter().map(|(k, v)| format!("{}, {v}", quote(k))).collect();
+            format!("named_struct({})", pairs.join(", "))
+        }
+    }
+}
+
+/// An array of `items`, one per line or all on one.
+fn array(dialect: Dialect, items: &[String], one_per_line: bool) -> String {
+    let (open, close) = match dialect {
+        Dialect::Athena => ("ARRAY[", "]"),
+        Dialect::Local => ("make_array(", ")"),
+    };
+    match one_per_line {
+        true => format!("{open}\n      {}{close}", items.join(",\n      ")),
+        false => format!("{open}{}{close}", items.join(", ")),
+    }
+}
+
 /// `CASE event_name WHEN … THEN <per event> END` over the catalog's events with fields.
 fn per_event(events: &[&EventDef], each: impl Fn(&EventDef) -> String) -> String {
     let arms: Vec<String> = events
@@ -99,72 +134,52 @@ pub fn view(table: &Table, catalog: &Catalog, dialect: Dialect) -> String {
     let with_fields: Vec<String> = events.iter().map(|e| quote(&e.name)).collect();
     let with_fields = with_fields.join(", ");
 
-    let value = |f: &str| format!("json_format(json_extract(payload, '$.{f}'))");
+    // The catalog's fields of each event as records of (field, expected kind, expected type,
+    // value as JSON text, readable by the typed view), and its field names.
+    let rows = per_event(&events, |e| {
+        let rows: Vec<String> = e
+            .fields
+            .iter()
+            .map(|f| {
+                let ty = f.hive_type();
+                record(
+                    dialect,
+                    &[
+                        ("field", text_literal(dialect, &f.name)),
+                        ("expected_kind", text_literal(dialect, ty.json_kind().name())),
+                        ("expected_type", text_literal(dialect, &f.type_name)),
+                        ("value", format!("json_format(json_extract(payload, '$.{}'))", f.name)),
+                        (
+                            "readable",
+                            format!("{} IS NOT NULL", field_expression_in(dialect, &f.name, &ty)),
+                        ),
+                    ],
+                )
+            })
+            .collect();
+        array(dialect, &rows, true)
+    });
+    let known = per_event(&events, |e| {
+        let names: Vec<String> = e.fields.iter().map(|f| quote(&f.name)).collect();
+        array(dialect, &names, false)
+    });
     let (catalog_values, unknown_values) = match dialect {
-        Dialect::Athena => {
-            let rows = per_event(&events, |e| {
-                let rows: Vec<String> = e
-                    .fields
-                    .iter()
-                    .map(|f| {
-                        let ty = f.hive_type();
-                        format!(
-                            "ROW(CAST({} AS VARCHAR), CAST({} AS VARCHAR), CAST({} AS VARCHAR), {}, {} IS NOT NULL)",
-                            quote(&f.name),
-                            quote(ty.json_kind().name()),
-                            quote(&f.type_name),
-                            value(&f.name),
-                            field_expression_in(dialect, &f.name, &ty)
-                        )
-                    })
-                    .collect();
-                format!("ARRAY[\n      {}]", rows.join(",\n      "))
-            });
-            let known = per_event(&events, |e| {
-                let names: Vec<String> = e.fields.iter().map(|f| quote(&f.name)).collect();
-                format!("ARRAY[{}]", names.join(", "))
-            });
-            (
-                format!(
-                    "  SELECT created_date, event_name, field, expected_kind, expected_type, value, readable\n  FROM unique_events\n  CROSS JOIN UNNEST({rows}) AS f (field, expected_kind, expected_type, value, readable)\n  WHERE event_name IN ({with_fields})"
-                ),
-                format!(
-                    "  SELECT created_date, event_name, events, field, json_format(member) AS value\n  FROM (\n    SELECT created_date, event_name, payload, count(*) OVER (PARTITION BY created_date, event_name) AS events\n    FROM unique_events\n    WHERE event_name IN ({names})\n  ) AS named\n  CROSS JOIN UNNEST(TRY_CAST(json_parse(payload) AS MAP(VARCHAR, JSON))) AS m (field, member)\n  WHERE NOT contains({known}, field)"
-                ),
-            )
-        }
-        Dialect::Local => {
-            let rows = per_event(&events, |e| {
-                let rows: Vec<String> = e
-                    .fields
-                    .iter()
-                    .map(|f| {
-                        let ty = f.hive_type();
-                        format!(
-                            "named_struct('field', {}, 'expected_kind', {}, 'expected_type', {}, 'value', {}, 'readable', {} IS NOT NULL)",
-                            quote(&f.name),
-                            quote(ty.json_kind().name()),
-                            quote(&f.type_name),
-                            value(&f.name),
-                            field_expression_in(dialect, &f.name, &ty)
-                        )
-                    })
-                    .collect();
-                format!("make_array(\n      {})", rows.join(",\n      "))
-            });
-            let known = per_event(&events, |e| {
-                let names: Vec<String> = e.fields.iter().map(|f| quote(&f.name)).collect();
-                format!("make_array({})", names.join(", "))
-            });
-            (
-                format!(
-                    "  SELECT created_date, event_name, f['field'] AS field, f['expected_kind'] AS expected_kind, f['expected_type'] AS expected_type, f['value'] AS value, f['readable'] AS readable\n  FROM (\n    SELECT created_date, event_name, unnest({rows}) AS f\n    FROM unique_events\n    WHERE event_name IN ({with_fields})\n  ) AS unnested"
-                ),
-                format!(
-                    "  SELECT * FROM (\n    SELECT created_date, event_name, events, m['field'] AS field, m['value'] AS value\n    FROM (\n      SELECT created_date, event_name, events, unnest(json_members(payload)) AS m\n      FROM (\n        SELECT created_date, event_name, payload, count(*) OVER (PARTITION BY created_date, event_name) AS events\n        FROM unique_events\n        WHERE event_name IN ({names})\n      ) AS named\n    ) AS unnested\n  ) AS members\n  WHERE NOT array_has({known}, field)"
-                ),
-            )
-        }
+        Dialect::Athena => (
+            format!(
+                "  SELECT created_date, event_name, field, expected_kind, expected_type, value, readable\n  FROM unique_events\n  CROSS JOIN UNNEST({rows}) AS f (field, expected_kind, expected_type, value, readable)\n  WHERE event_name IN ({with_fields})"
+            ),
+            format!(
+                "  SELECT created_date, event_name, events, field, json_format(member) AS value\n  FROM (\n    SELECT created_date, event_name, payload, count(*) OVER (PARTITION BY created_date, event_name) AS events\n    FROM unique_events\n    WHERE event_name IN ({names})\n  ) AS named\n  CROSS JOIN UNNEST(TRY_CAST(json_parse(payload) AS MAP(VARCHAR, JSON))) AS m (field, member)\n  WHERE NOT contains({known}, field)"
+            ),
+        ),
+        Dialect::Local => (
+            format!(
+                "  SELECT created_date, event_name, f['field'] AS field, f['expected_kind'] AS expected_kind, f['expected_type'] AS expected_type, f['value'] AS value, f['readable'] AS readable\n  FROM (\n    SELECT created_date, event_name, unnest({rows}) AS f\n    FROM unique_events\n    WHERE event_name IN ({with_fields})\n  ) AS unnested"
+            ),
+            format!(
+                "  SELECT * FROM (\n    SELECT created_date, event_name, events, m['field'] AS field, m['value'] AS value\n    FROM (\n      SELECT created_date, event_name, events, unnest(json_members(payload)) AS m\n      FROM (\n        SELECT created_date, event_name, payload, count(*) OVER (PARTITION BY created_date, event_name) AS events\n        FROM unique_events\n        WHERE event_name IN ({names})\n      ) AS named\n    ) AS unnested\n  ) AS members\n  WHERE NOT array_has({known}, field)"
+            ),
+        ),
     };
     let wrong = wrong_kind("expected_kind", "got_kind");
     let unreadable = "got_kind IS NOT NULL AND NOT readable";
