@@ -320,7 +320,14 @@ impl<'c> Generator<'c> {
                 let name = format!("Bad{}", obj["event_name"].as_str().unwrap_or_default());
                 obj.insert("event_name".into(), json!(name));
             }
-            3 => return good[..good.len() / 2].to_string(),
+            3 => {
+                // Cut in half, on a character boundary (the line stays UTF-8; its JSON breaks).
+                let cut = (0..=good.len() / 2)
+                    .rev()
+                    .find(|&i| good.is_char_boundary(i))
+                    .unwrap_or(0);
+                return good[..cut].to_string();
+            }
             4 => {
                 obj.insert("event_uuid".into(), json!("not-a-uuid"));
             }
@@ -491,6 +498,18 @@ mod tests {
         assert_eq!(a, b);
         let c: Vec<String> = Generator::new(catalog, GenerateOptions { seed: 8, ..o }).collect();
         assert_ne!(a, c);
+    }
+
+    #[test]
+    fn cut_off_lines_end_on_a_character_boundary() {
+        // Every line invalid: a seventh of them cut in half, many inside a multi-byte word.
+        let o = GenerateOptions {
+            events: 3000,
+            invalid: 1.0,
+            ..GenerateOptions::default()
+        };
+        let lines: Vec<String> = Generator::new(Catalog::embedded(), o).collect();
+        assert_eq!(lines.len(), 3000);
     }
 
     #[test]

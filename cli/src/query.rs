@@ -64,11 +64,25 @@ pub fn locate(lake: &Path, table: &Table) -> Result<LakeTables, CliError> {
     })
 }
 
+/// The memory, in MiB, a query's sorts, windows and aggregations may hold before they spill to
+/// temporary files.
+pub const QUERY_MEMORY_MB: usize = 2048;
+
 /// A session with `events`, `events_unique` and `field_drift` (and `events_curated`, once
 /// `eventlake compact` has written it) registered over the tables of a lake, with the JSON
 /// functions the generated views use ([`crate::sql_functions`]).
 pub async fn session(tables: &LakeTables, table: &Table) -> Result<SessionContext, CliError> {
-    let ctx = SessionContext::new();
+    let mb: usize = std::env::var("EVENTLAKE_QUERY_MEMORY_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(QUERY_MEMORY_MB);
+    let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+        .with_memory_pool(Arc::new(datafusion::execution::memory_pool::FairSpillPool::new(
+            mb << 20,
+        )))
+        .build_arc()
+        .map_err(lake_error)?;
+    let ctx = SessionContext::new_with_config_rt(datafusion::prelude::SessionConfig::new(), runtime);
     crate::sql_functions::register(&ctx);
     if let Some((url, store)) = &tables.object_store {
         let parsed = ListingTableUrl::parse(url).map_err(lake_error)?;

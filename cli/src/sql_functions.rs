@@ -32,8 +32,8 @@ pub fn register(ctx: &SessionContext) {
 /// The member fields of `json_members`' structs.
 fn member_fields() -> Fields {
     Fields::from(vec![
-        Field::new("field", DataType::Utf8, false),
-        Field::new("value", DataType::Utf8, false),
+        Field::new("field", DataType::Utf8, true),
+        Field::new("value", DataType::Utf8, true),
     ])
 }
 

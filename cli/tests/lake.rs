@@ -871,6 +871,17 @@ fn the_field_drift_view_and_quality_count_exactly_the_injected_drift() {
 
     // The same counts in `eventlake quality`, summed, and the generator's own counts.
     let report = eventlake::quality::quality(&lake, Table::embedded(), 7).unwrap();
+    let unique: BTreeSet<(String, i64)> = valid
+        .iter()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (
+                v["event_uuid"].as_str().unwrap().to_lowercase(),
+                v["created_at"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(report.events, unique.len() as u64);
     let wrong: u64 = report.drifted.iter().map(|f| f.wrong_kind).sum();
     let missing: u64 = report.missing.iter().map(|f| f.events - f.carrying).sum();
     let new_field = report

@@ -12,6 +12,11 @@
 //! - `unknown field`: a payload member the catalog does not name for the event: `events` of
 //!   the name that day, how many are `carrying` it, and the smallest value as an `example`.
 //! - `unknown event`: an `event_name` the catalog does not have, with its `events`.
+//!
+//! Each event is unnested once per branch; the `events` of an unknown field's row come from a
+//! member named `''` added to every event (a payload member of that name is not reported)
+//! and a window over the aggregated rows, not over the events, so no engine holds a day of
+//! payloads for a window.
 
 use crate::athena::{field_expression_in, quote, Dialect, HEADER};
 use crate::{Catalog, EventDef, JsonKind, Table};
@@ -169,7 +174,7 @@ pub fn view(table: &Table, catalog: &Catalog, dialect: Dialect) -> String {
                 "  SELECT created_date, event_name, field, expected_kind, expected_type, value, readable\n  FROM unique_events\n  CROSS JOIN UNNEST({rows}) AS f (field, expected_kind, expected_type, value, readable)\n  WHERE event_name IN ({with_fields})"
             ),
             format!(
-                "  SELECT created_date, event_name, events, field, json_format(member) AS value\n  FROM (\n    SELECT created_date, event_name, payload, count(*) OVER (PARTITION BY created_date, event_name) AS events\n    FROM unique_events\n    WHERE event_name IN ({names})\n  ) AS named\n  CROSS JOIN UNNEST(TRY_CAST(json_parse(payload) AS MAP(VARCHAR, JSON))) AS m (field, member)\n  WHERE NOT contains({known}, field)"
+                "  SELECT created_date, event_name, field, json_format(member) AS value\n  FROM unique_events\n  CROSS JOIN UNNEST(map_concat(MAP(ARRAY[''], ARRAY[CAST(NULL AS JSON)]), coalesce(TRY_CAST(json_parse(payload) AS MAP(VARCHAR, JSON)), CAST(MAP() AS MAP(VARCHAR, JSON))))) AS m (field, member)\n  WHERE event_name IN ({names}) AND (field = '' OR NOT contains({known}, field))"
             ),
         ),
         Dialect::Local => (
@@ -177,7 +182,7 @@ pub fn view(table: &Table, catalog: &Catalog, dialect: Dialect) -> String {
                 "  SELECT created_date, event_name, f['field'] AS field, f['expected_kind'] AS expected_kind, f['expected_type'] AS expected_type, f['value'] AS value, f['readable'] AS readable\n  FROM (\n    SELECT created_date, event_name, unnest({rows}) AS f\n    FROM unique_events\n    WHERE event_name IN ({with_fields})\n  ) AS unnested"
             ),
             format!(
-                "  SELECT * FROM (\n    SELECT created_date, event_name, events, m['field'] AS field, m['value'] AS value\n    FROM (\n      SELECT created_date, event_name, events, unnest(json_members(payload)) AS m\n      FROM (\n        SELECT created_date, event_name, payload, count(*) OVER (PARTITION BY created_date, event_name) AS events\n        FROM unique_events\n        WHERE event_name IN ({names})\n      ) AS named\n    ) AS unnested\n  ) AS members\n  WHERE NOT array_has({known}, field)"
+                "  SELECT * FROM (\n    SELECT created_date, event_name, m['field'] AS field, m['value'] AS value\n    FROM (\n      SELECT created_date, event_name, unnest(array_concat(make_array(named_struct('field', '', 'value', CAST(NULL AS VARCHAR))), json_members(payload))) AS m\n      FROM unique_events\n      WHERE event_name IN ({names})\n    ) AS unnested\n  ) AS members\n  WHERE field = '' OR NOT array_has({known}, field)"
             ),
         ),
     };
@@ -199,6 +204,10 @@ WITH unique_events AS (
   SELECT created_date, event_name, field, expected_kind, expected_type, value, readable, {kind} AS got_kind
   FROM catalog_values
 ), unknown_values AS (\n{unknown_values}
+), unknown_counts AS (
+  SELECT created_date, event_name, field, count(*) AS present, count(CASE WHEN value <> 'null' THEN 1 END) AS carrying, min(value) AS example
+  FROM unknown_values
+  GROUP BY created_date, event_name, field
 )
 SELECT created_date, event_name, {catalog_field} AS finding, field, expected_type,
   count(*) AS events,
@@ -210,13 +219,17 @@ FROM kinds
 GROUP BY created_date, event_name, field, expected_type
 UNION ALL
 SELECT created_date, event_name, {unknown_field} AS finding, field, CAST(NULL AS VARCHAR) AS expected_type,
-  max(events) AS events,
-  count(CASE WHEN value <> 'null' THEN 1 END) AS carrying,
+  events,
+  carrying,
   CAST(NULL AS BIGINT) AS wrong_kind,
   CAST(NULL AS BIGINT) AS unreadable,
-  min(value) AS example
-FROM unknown_values
-GROUP BY created_date, event_name, field
+  example
+FROM (
+  SELECT created_date, event_name, field, carrying, example,
+    max(CASE WHEN field = '' THEN present END) OVER (PARTITION BY created_date, event_name) AS events
+  FROM unknown_counts
+) AS counted
+WHERE field <> ''
 UNION ALL
 SELECT created_date, event_name, {unknown_event} AS finding, CAST(NULL AS VARCHAR) AS field, CAST(NULL AS VARCHAR) AS expected_type,
   count(*) AS events,

@@ -464,14 +464,10 @@ WITH unique_events AS (
   SELECT created_date, event_name, field, expected_kind, expected_type, value, readable, CASE WHEN value IS NULL OR value = 'null' THEN NULL WHEN substr(value, 1, 1) = '"' THEN 'string' WHEN substr(value, 1, 1) = '[' THEN 'array' WHEN substr(value, 1, 1) = '{' THEN 'object' WHEN value IN ('true', 'false') THEN 'boolean' WHEN regexp_like(value, '^-?[0-9]+$') THEN 'integer' ELSE 'number' END AS got_kind
   FROM catalog_values
 ), unknown_values AS (
-  SELECT created_date, event_name, events, field, json_format(member) AS value
-  FROM (
-    SELECT created_date, event_name, payload, count(*) OVER (PARTITION BY created_date, event_name) AS events
-    FROM unique_events
-    WHERE event_name IN ('account:created', 'account:updated', 'account:deleted', 'account:login', 'account:logout', 'account:password_reset', 'lesson:started', 'lesson:completed', 'lesson:paused', 'lesson:resumed', 'lesson:skipped', 'lesson:bookmarked', 'lesson:note_added', 'course:enrolled', 'course:completed', 'course:dropped', 'course:rated', 'quiz:started', 'quiz:submitted', 'quiz:passed', 'quiz:failed', 'payment:order:completed', 'payment:order:failed', 'payment:refund:issued', 'payment:refund:failed', 'payment:chargeback:opened', 'subscription:created', 'subscription:renewed', 'subscription:cancelled', 'subscription:paused', 'subscription:expired', 'subscription:upgraded', 'subscription:downgraded', 'video:started', 'video:paused', 'video:watched:progress', 'video:completed', 'video:buffering', 'search:performed', 'search:result_clicked', 'search:no_results', 'notification:sent', 'notification:opened', 'notification:clicked', 'notification:dismissed', 'email:sent', 'email:delivered', 'email:opened', 'email:bounced', 'email:unsubscribed', 'cart:item_added', 'cart:item_removed', 'cart:checked_out', 'cart:abandoned', 'checkout:started', 'checkout:step_completed', 'checkout:failed', 'review:submitted', 'review:edited', 'review:flagged', 'support:ticket:opened', 'support:ticket:closed', 'support:chat:started', 'support:chat:ended', 'device:registered', 'device:push_token_updated', 'device:app_opened', 'device:app_backgrounded', 'device:crashed', 'experiment:exposed', 'experiment:converted', 'referral:sent', 'referral:accepted', 'referral:rewarded', 'achievement:unlocked', 'achievement:badge:earned', 'achievement:streak:extended', 'page:viewed', 'page:scrolled', 'page:left', 'session:started', 'session:ended', 'session:heartbeat', 'feature_flag:evaluated', 'invoice:created', 'invoice:paid', 'invoice:overdue', 'invoice:voided', 'coupon:applied', 'coupon:rejected', 'coupon:created', 'profile:updated', 'profile:avatar:changed', 'profile:privacy:changed', 'live_class:joined', 'live_class:left', 'live_class:question_asked', 'certificate:issued', 'certificate:downloaded', 'certificate:revoked')
-  ) AS named
-  CROSS JOIN UNNEST(TRY_CAST(json_parse(payload) AS MAP(VARCHAR, JSON))) AS m (field, member)
-  WHERE NOT contains(CASE event_name
+  SELECT created_date, event_name, field, json_format(member) AS value
+  FROM unique_events
+  CROSS JOIN UNNEST(map_concat(MAP(ARRAY[''], ARRAY[CAST(NULL AS JSON)]), coalesce(TRY_CAST(json_parse(payload) AS MAP(VARCHAR, JSON)), CAST(MAP() AS MAP(VARCHAR, JSON))))) AS m (field, member)
+  WHERE event_name IN ('account:created', 'account:updated', 'account:deleted', 'account:login', 'account:logout', 'account:password_reset', 'lesson:started', 'lesson:completed', 'lesson:paused', 'lesson:resumed', 'lesson:skipped', 'lesson:bookmarked', 'lesson:note_added', 'course:enrolled', 'course:completed', 'course:dropped', 'course:rated', 'quiz:started', 'quiz:submitted', 'quiz:passed', 'quiz:failed', 'payment:order:completed', 'payment:order:failed', 'payment:refund:issued', 'payment:refund:failed', 'payment:chargeback:opened', 'subscription:created', 'subscription:renewed', 'subscription:cancelled', 'subscription:paused', 'subscription:expired', 'subscription:upgraded', 'subscription:downgraded', 'video:started', 'video:paused', 'video:watched:progress', 'video:completed', 'video:buffering', 'search:performed', 'search:result_clicked', 'search:no_results', 'notification:sent', 'notification:opened', 'notification:clicked', 'notification:dismissed', 'email:sent', 'email:delivered', 'email:opened', 'email:bounced', 'email:unsubscribed', 'cart:item_added', 'cart:item_removed', 'cart:checked_out', 'cart:abandoned', 'checkout:started', 'checkout:step_completed', 'checkout:failed', 'review:submitted', 'review:edited', 'review:flagged', 'support:ticket:opened', 'support:ticket:closed', 'support:chat:started', 'support:chat:ended', 'device:registered', 'device:push_token_updated', 'device:app_opened', 'device:app_backgrounded', 'device:crashed', 'experiment:exposed', 'experiment:converted', 'referral:sent', 'referral:accepted', 'referral:rewarded', 'achievement:unlocked', 'achievement:badge:earned', 'achievement:streak:extended', 'page:viewed', 'page:scrolled', 'page:left', 'session:started', 'session:ended', 'session:heartbeat', 'feature_flag:evaluated', 'invoice:created', 'invoice:paid', 'invoice:overdue', 'invoice:voided', 'coupon:applied', 'coupon:rejected', 'coupon:created', 'profile:updated', 'profile:avatar:changed', 'profile:privacy:changed', 'live_class:joined', 'live_class:left', 'live_class:question_asked', 'certificate:issued', 'certificate:downloaded', 'certificate:revoked') AND (field = '' OR NOT contains(CASE event_name
     WHEN 'account:created' THEN ARRAY['user_id', 'plan', 'country', 'referrer', 'marketing_opt_in']
     WHEN 'account:updated' THEN ARRAY['user_id', 'changed_fields']
     WHEN 'account:deleted' THEN ARRAY['user_id', 'reason']
@@ -572,7 +568,11 @@ WITH unique_events AS (
     WHEN 'certificate:issued' THEN ARRAY['user_id', 'course_id', 'certificate_id']
     WHEN 'certificate:downloaded' THEN ARRAY['user_id', 'certificate_id', 'format']
     WHEN 'certificate:revoked' THEN ARRAY['certificate_id', 'reason']
-  END, field)
+  END, field))
+), unknown_counts AS (
+  SELECT created_date, event_name, field, count(*) AS present, count(CASE WHEN value <> 'null' THEN 1 END) AS carrying, min(value) AS example
+  FROM unknown_values
+  GROUP BY created_date, event_name, field
 )
 SELECT created_date, event_name, 'catalog field' AS finding, field, expected_type,
   count(*) AS events,
@@ -584,13 +584,17 @@ FROM kinds
 GROUP BY created_date, event_name, field, expected_type
 UNION ALL
 SELECT created_date, event_name, 'unknown field' AS finding, field, CAST(NULL AS VARCHAR) AS expected_type,
-  max(events) AS events,
-  count(CASE WHEN value <> 'null' THEN 1 END) AS carrying,
+  events,
+  carrying,
   CAST(NULL AS BIGINT) AS wrong_kind,
   CAST(NULL AS BIGINT) AS unreadable,
-  min(value) AS example
-FROM unknown_values
-GROUP BY created_date, event_name, field
+  example
+FROM (
+  SELECT created_date, event_name, field, carrying, example,
+    max(CASE WHEN field = '' THEN present END) OVER (PARTITION BY created_date, event_name) AS events
+  FROM unknown_counts
+) AS counted
+WHERE field <> ''
 UNION ALL
 SELECT created_date, event_name, 'unknown event' AS finding, CAST(NULL AS VARCHAR) AS field, CAST(NULL AS VARCHAR) AS expected_type,
   count(*) AS events,
