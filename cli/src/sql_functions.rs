@@ -101,7 +101,7 @@ fn member_function(name: &str, read: fn(&str, &Member) -> Option<String>) -> Sca
         Arc::new(move |args| {
             strings_to_strings(args, |row| {
                 let [Some(json), Some(path)] = row else { return Ok(None) };
-                Ok(member(json, member_name(path)?).and_then(|(text, m)| read(text, &m)))
+                Ok(member(json, member_name(path)?).and_then(|m| read(json, &m)))
             })
         }),
     )
@@ -122,9 +122,9 @@ fn member_name(path: &str) -> Result<&str> {
     exec_err!("JSON path {path:?}: eventlake query reads paths of one member (`$.name` or `$[\"name\"]`)")
 }
 
-/// The last top-level member of `json` named `name`, with the text; None when `json` is not
-/// an object or has no such member.
-fn member<'j>(json: &'j str, name: &str) -> Option<(&'j str, Member)> {
+/// The last top-level member of `json` named `name`; None when `json` is not an object or
+/// has no such member.
+fn member(json: &str, name: &str) -> Option<Member> {
     let mut found = None;
     json::scan_object::<()>(json, |m| {
         let key = &json[m.key.start..m.key.end];
@@ -134,7 +134,7 @@ fn member<'j>(json: &'j str, name: &str) -> Option<(&'j str, Member)> {
         Ok(())
     })
     .ok()?;
-    found.map(|m| (json, m))
+    found
 }
 
 /// What `json_extract_scalar` gives for a member.
@@ -307,7 +307,7 @@ mod tests {
     #[test]
     fn scalars_read_as_athena_documents_them() {
         let json = r#"{"s":"a\"b","n":12.50,"b":true,"z":null,"a":[1],"o":{},"s":"last"}"#;
-        let read = |name| member(json, name).and_then(|(t, m)| scalar_text(t, &m));
+        let read = |name| member(json, name).and_then(|m| scalar_text(json, &m));
         assert_eq!(read("s").as_deref(), Some("last"));
         assert_eq!(read("n").as_deref(), Some("12.50"));
         assert_eq!(read("b").as_deref(), Some("true"));

@@ -468,3 +468,20 @@ describe('outputs', () => {
     }
   });
 });
+
+describe('template size', () => {
+  // CloudFormation takes a template of at most 460,800 bytes from S3 (where `cdk deploy` puts
+  // it): "Template body size in an Amazon S3 object", AWS CloudFormation quotas,
+  // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
+  // (newer pages may give more; the older, smaller figure is the one held here). The Athena
+  // layer carries every generated view, field_drift (~95 KB) among them.
+  const MAX_TEMPLATE_BYTES = 460_800;
+
+  it('every stage stays under CloudFormation\'s limit, with 30 % of it to spare', () => {
+    for (const stage of ['dev', 'staging', 'prod']) {
+      // As `cdk synth` writes it (indented by one space), the file `cdk deploy` uploads.
+      const bytes = Buffer.byteLength(JSON.stringify(template(stage).toJSON(), null, 1));
+      assert.ok(bytes < MAX_TEMPLATE_BYTES * 0.7, `${stage}: ${bytes} bytes`);
+    }
+  });
+});
