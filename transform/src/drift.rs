@@ -45,7 +45,7 @@ struct EventFields {
 }
 
 /// The catalog's fields by event name: built once.
-type FieldKinds = HashMap<&'static str, EventFields, EventKeyHasher>;
+type FieldKinds = HashMap<&'static [u8], EventFields, EventKeyHasher>;
 
 /// A bit of a key, from its length and first byte: most payload keys that are not catalog
 /// fields are told apart by it without a compare.
@@ -71,7 +71,7 @@ fn field_kinds() -> &'static FieldKinds {
                     .map(|f| (f.name.as_str(), f.hive_type().json_kind()))
                     .collect();
                 let mask = fields.iter().fold(0, |m, (name, _)| m | key_bit(name.as_bytes()));
-                (e.name.as_str(), EventFields { mask, fields })
+                (e.name.as_bytes(), EventFields { mask, fields })
             })
             .collect()
     })
@@ -95,7 +95,7 @@ fn mismatch(expected: JsonKind, member: &Member) -> Option<&'static str> {
 /// Checks the payload members of one `Ok` event named `event_name` (`text` is the event,
 /// `members` its payload members as the enricher scanned them) and adds what drifted to
 /// `report`. Events whose name is not in the catalog are not checked.
-pub fn check(event_name: &str, text: &[u8], members: &[Member], report: &mut DriftReport) {
+pub fn check(event_name: &[u8], text: &[u8], members: &[Member], report: &mut DriftReport) {
     let Some(EventFields { mask, fields }) = field_kinds().get(event_name) else {
         return;
     };
@@ -140,10 +140,10 @@ pub fn check(event_name: &str, text: &[u8], members: &[Member], report: &mut Dri
             && !report
                 .examples
                 .iter()
-                .any(|d| d.event_name == event_name && d.field == *field)
+                .any(|d| d.event_name.as_bytes() == event_name && d.field == *field)
         {
             report.examples.push(FieldDrift {
-                event_name: event_name.to_string(),
+                event_name: String::from_utf8_lossy(event_name).into_owned(),
                 field: field.to_string(),
                 expected: expected.name(),
                 got,
@@ -170,7 +170,7 @@ mod tests {
             .unwrap()
             .to_string();
         let mut report = DriftReport::default();
-        check(&name, event.as_bytes(), &members, &mut report);
+        check(name.as_bytes(), event.as_bytes(), &members, &mut report);
         report
     }
 

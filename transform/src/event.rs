@@ -276,11 +276,17 @@ impl Enricher {
         let Some(m) = self.name else {
             return;
         };
-        // Only the name's token is read again (the event was checked to be UTF-8 whole).
-        let Some(Ok(token)) = data.get(m.value_start..m.value_end).map(std::str::from_utf8) else {
+        // Only the name's token is read again: as bytes between the quotes when it has no
+        // escape (the event was checked to be UTF-8 whole), decoded when it has.
+        let Some(token) = data.get(m.value_start..m.value_end) else {
             return;
         };
-        crate::drift::check(&json::string_text(token, m.escaped), data, &self.members, report);
+        if !m.escaped {
+            crate::drift::check(&token[1..token.len() - 1], data, &self.members, report);
+        } else if let Ok(token) = std::str::from_utf8(token) {
+            let name = json::string_text(token, true);
+            crate::drift::check(name.as_bytes(), data, &self.members, report);
+        }
     }
 }
 
