@@ -169,7 +169,7 @@ pub fn demo(options: &DemoOptions, out: &mut impl Write) -> Result<DeliverySumma
             print(&batches, Format::Table, out)?;
             writeln!(out)?;
         }
-        let drift = crate::quality::collect(&ctx, 7).await?;
+        let drift = crate::quality::collect(&ctx, table, crate::quality::DEFAULT_DAYS).await?;
         write!(out, "{}", crate::quality::render(&drift, &options.lake))?;
         writeln!(out)?;
         Ok::<(), CliError>(())

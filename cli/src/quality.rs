@@ -14,8 +14,11 @@ use datafusion::prelude::SessionContext;
 use eventlake_glue_schema::field_drift::{self, CATALOG_FIELD, UNKNOWN_EVENT, UNKNOWN_FIELD};
 use eventlake_glue_schema::Table;
 
-use crate::query::{locate, run_sql, session};
+use crate::query::{locate, register_field_drift, run_sql, session};
 use crate::CliError;
+
+/// The days a report covers unless asked otherwise (`eventlake quality`, `eventlake demo`).
+pub const DEFAULT_DAYS: u32 = 7;
 
 /// Rows each section prints at most; the rest are counted and the view shows them all.
 pub const SECTION_ROWS: usize = 20;
@@ -135,7 +138,8 @@ fn first_day(last: &str, days: u32) -> Result<String, CliError> {
 }
 
 /// The report over the newest `days` days of the lake in `ctx` (a [`session`]).
-pub async fn collect(ctx: &SessionContext, days: u32) -> Result<QualityReport, CliError> {
+pub async fn collect(ctx: &SessionContext, table: &Table, days: u32) -> Result<QualityReport, CliError> {
+    register_field_drift(ctx, table).await?;
     let newest = cells(&run_sql(ctx, "SELECT max(created_date) FROM events", None).await?)?;
     let Some(last) = newest.first().and_then(|r| r[0].clone()) else {
         return Ok(QualityReport::default());
@@ -259,7 +263,7 @@ pub fn quality(lake: &Path, table: &Table, days: u32) -> Result<QualityReport, C
     let tables = locate(lake, table)?;
     runtime.block_on(async {
         let ctx = session(&tables, table).await?;
-        collect(&ctx, days).await
+        collect(&ctx, table, days).await
     })
 }
 

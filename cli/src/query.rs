@@ -1,8 +1,8 @@
 //! `eventlake query`: SQL over a lake (a directory or `s3://…`) with DataFusion. The table `events` has the
 //! Glue table's columns plus the hive partition columns `event_type` and `created_date`
 //! (read from the paths, as Athena does); `events_unique` is the same view Athena gets,
-//! from the same generated SQL, and `field_drift` is generated for this engine from the same
-//! function as Athena's.
+//! from the same generated SQL, and `field_drift` (registered for statements that name it) is
+//! generated for this engine from the same function as Athena's.
 
 use std::io::Write;
 use std::path::Path;
@@ -68,9 +68,10 @@ pub fn locate(lake: &Path, table: &Table) -> Result<LakeTables, CliError> {
 /// temporary files.
 pub const QUERY_MEMORY_MB: usize = 2048;
 
-/// A session with `events`, `events_unique` and `field_drift` (and `events_curated`, once
-/// `eventlake compact` has written it) registered over the tables of a lake, with the JSON
-/// functions the generated views use ([`crate::sql_functions`]).
+/// A session with `events` and `events_unique` (and `events_curated`, once `eventlake
+/// compact` has written it) registered over the tables of a lake, with the JSON functions the
+/// generated views use ([`crate::sql_functions`]); `field_drift` is added by
+/// [`register_field_drift`].
 pub async fn session(tables: &LakeTables, table: &Table) -> Result<SessionContext, CliError> {
     let mb: usize = std::env::var("EVENTLAKE_QUERY_MEMORY_MB")
         .ok()
@@ -113,11 +114,22 @@ pub async fn session(tables: &LakeTables, table: &Table) -> Result<SessionContex
         .collect::<Vec<_>>()
         .join("\n");
     ctx.sql(view.trim_end_matches(';')).await.map_err(lake_error)?;
+    Ok(ctx)
+}
+
+/// Registers the `field_drift` view with a [`session`]. Not part of every session: planning its
+/// ~95 KB of SQL took ~40 ms, most of a small query's start (measured 2026-12-02).
+pub async fn register_field_drift(ctx: &SessionContext, table: &Table) -> Result<(), CliError> {
     let drift = field_drift::view(table, eventlake_glue_schema::Catalog::embedded(), Dialect::Local);
     ctx.sql(drift.trim_end().trim_end_matches(';'))
         .await
         .map_err(lake_error)?;
-    Ok(ctx)
+    Ok(())
+}
+
+/// Whether `sql` names the `field_drift` view (then [`query`] registers it).
+fn names_field_drift(sql: &str) -> bool {
+    sql.to_ascii_lowercase().contains(field_drift::VIEW)
 }
 
 /// Runs `sql` (a query: statements that write or change the catalog are refused) and returns
@@ -191,6 +203,9 @@ pub fn query(
     let limit = (max_rows > 0).then_some(max_rows + 1);
     let result = runtime.block_on(async {
         let ctx = session(&tables, table).await?;
+        if names_field_drift(sql) {
+            register_field_drift(&ctx, table).await?;
+        }
         run_sql(&ctx, sql, limit).await
     });
     let mut batches = match result {
@@ -231,4 +246,14 @@ fn first_rows(batches: Vec<RecordBatch>, n: usize) -> Vec<RecordBatch> {
         left -= take;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn statements_that_name_the_drift_view_get_it() {
+        assert!(super::names_field_drift("SELECT * FROM Field_Drift"));
+        assert!(super::names_field_drift("select * from \"field_drift\""));
+        assert!(!super::names_field_drift("SELECT count(*) FROM events_unique"));
+    }
 }
