@@ -161,7 +161,7 @@ enum Command {
         #[arg(long)]
         lake: PathBuf,
         /// Days to cover, ending with the newest `created_date` in the lake.
-        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=3660))]
+        #[arg(long, default_value_t = eventlake::quality::DEFAULT_DAYS, value_parser = clap::value_parser!(u32).range(1..=3660))]
         days: u32,
     },
     /// The whole pipeline on this machine: generate an hour of traffic, replay it through the
