@@ -257,19 +257,20 @@ fn json_members(args: &[ColumnarValue]) -> Result<ColumnarValue> {
         vec![Box::new(StringBuilder::new()), Box::new(StringBuilder::new())],
     );
     let mut out = ListBuilder::new(entries).with_field(Arc::new(Field::new("item", DataType::Struct(fields), true)));
-    let mut members: Vec<(String, &str)> = Vec::new();
+    // One buffer for every row; keys borrowed unless escaped. Sorted by key, which finds a
+    // repeated key without another list (a map's members have no order to keep).
+    let mut members: Vec<(std::borrow::Cow<'_, str>, &str)> = Vec::new();
     for i in 0..texts.len() {
         members.clear();
         if texts.is_valid(i) {
             let text = texts.value(i);
             let scanned = json::scan_object::<()>(text, |m| {
-                let key = json::string_text(&text[m.key.start..m.key.end], m.key.escaped).into_owned();
+                let key = json::string_text(&text[m.key.start..m.key.end], m.key.escaped);
                 members.push((key, &text[m.value_start..m.value_end]));
                 Ok(())
             });
-            let mut names: Vec<&str> = members.iter().map(|(k, _)| k.as_str()).collect();
-            names.sort_unstable();
-            let repeated = names.windows(2).any(|w| w[0] == w[1]);
+            members.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            let repeated = members.windows(2).any(|w| w[0].0 == w[1].0);
             if scanned.is_err() || repeated {
                 members.clear();
             }
@@ -279,7 +280,7 @@ fn json_members(args: &[ColumnarValue]) -> Result<ColumnarValue> {
             entries
                 .field_builder::<StringBuilder>(0)
                 .expect("field is a string")
-                .append_value(field);
+                .append_value(field.as_ref());
             entries
                 .field_builder::<StringBuilder>(1)
                 .expect("value is a string")
