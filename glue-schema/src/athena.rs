@@ -54,9 +54,14 @@ pub fn field_expression(name: &str, ty: &HiveType) -> String {
     field_expression_in(Dialect::Athena, name, ty)
 }
 
+/// The JSONPath literal of the payload member `name`: `'$.name'`.
+pub(crate) fn member_path(name: &str) -> String {
+    format!("'$.{name}'")
+}
+
 /// [`field_expression`] for `dialect`: the same reading, NULL for the same values.
 pub fn field_expression_in(dialect: Dialect, name: &str, ty: &HiveType) -> String {
-    let path = format!("'$.{name}'");
+    let path = member_path(name);
     match (ty, dialect) {
         (HiveType::String, _) => format!("json_extract_scalar(payload, {path})"),
         (HiveType::Timestamp, Dialect::Athena) => format!(

@@ -18,7 +18,7 @@
 //! and a window over the aggregated rows, not over the events, so no engine holds a day of
 //! payloads for a window.
 
-use crate::athena::{field_expression_in, quote, Dialect, HEADER};
+use crate::athena::{field_expression_in, member_path, quote, Dialect, HEADER};
 use crate::{Catalog, EventDef, JsonKind, Table};
 
 /// The view's name.
@@ -153,7 +153,10 @@ pub fn view(table: &Table, catalog: &Catalog, dialect: Dialect) -> String {
                         ("field", text_literal(dialect, &f.name)),
                         ("expected_kind", text_literal(dialect, ty.json_kind().name())),
                         ("expected_type", text_literal(dialect, &f.type_name)),
-                        ("value", format!("json_format(json_extract(payload, '$.{}'))", f.name)),
+                        (
+                            "value",
+                            format!("json_format(json_extract(payload, {}))", member_path(&f.name)),
+                        ),
                         (
                             "readable",
                             format!("{} IS NOT NULL", field_expression_in(dialect, &f.name, &ty)),
