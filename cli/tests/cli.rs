@@ -15,6 +15,14 @@ fn eventlake(args: &[&str], stdin: &[u8]) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// An empty folder of this test run, named after `name`.
+fn empty_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("eventlake-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 fn fixture(name: &str) -> String {
     format!("{}/../transform/fixtures/{name}/input.json", env!("CARGO_MANIFEST_DIR"))
 }
@@ -144,9 +152,7 @@ fn lake_commands_fail_with_one_readable_line() {
     // A Parquet object that cannot be written (here `events` is a file, not a folder): what
     // the lake holds of the replay, then the encoder stage's own error, on one line, naming
     // the object.
-    let blocked = std::env::temp_dir().join(format!("eventlake-cli-blocked-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&blocked);
-    std::fs::create_dir_all(&blocked).unwrap();
+    let blocked = empty_dir("blocked");
     std::fs::write(blocked.join("events"), b"not a folder").unwrap();
     let event = br#"{"event_uuid":"0f8fad5b-d9cb-469f-a165-70867728950e","event_name":"a:b","created_at":1710670500}"#;
     let out = eventlake(&["replay", "--input", "-", "--lake", blocked.to_str().unwrap()], event);
@@ -175,9 +181,7 @@ fn lake_commands_fail_with_one_readable_line() {
 
 #[test]
 fn generate_and_replay_through_the_binary() {
-    let dir = std::env::temp_dir().join(format!("eventlake-cli-lake-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = empty_dir("lake");
     let events = dir.join("events.ndjson");
     let out = eventlake(
         &[
@@ -470,9 +474,7 @@ fn replay_file(events: &std::path::Path, lake: &std::path::Path) -> Output {
 
 #[test]
 fn generated_drift_is_what_the_replay_counts() {
-    let dir = std::env::temp_dir().join(format!("eventlake-cli-drift-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = empty_dir("drift");
     let events = dir.join("events.ndjson");
     let out = eventlake(
         &[
