@@ -112,8 +112,7 @@ impl<'v> Json<'v> {
     fn of_member(text: &'v str, m: &Member) -> Option<Json<'v>> {
         let raw = &text[m.value_start..m.value_end];
         Some(match m.kind {
-            ValueKind::String if !m.escaped => Json::Str(Cow::Borrowed(&raw[1..raw.len() - 1])),
-            ValueKind::String => Json::Str(Cow::Owned(json::decode_string(raw))),
+            ValueKind::String => Json::Str(json::string_text(raw, m.escaped)),
             ValueKind::Null => Json::Null,
             ValueKind::Bool => Json::Bool(raw == "true"),
             ValueKind::Object | ValueKind::Array => Json::Other,
@@ -207,11 +206,7 @@ impl Converter {
         let mut slots: Vec<Option<Member>> = vec![None; self.types.len()];
         let columns = &self.table.columns;
         let scanned = json::scan_object::<()>(text, |m| {
-            let key = &text[m.key.start..m.key.end];
-            let name = match m.key.escaped {
-                false => Cow::Borrowed(&key[1..key.len() - 1]),
-                true => Cow::Owned(json::decode_string(key)),
-            };
+            let name = json::string_text(&text[m.key.start..m.key.end], m.key.escaped);
             if let Some(i) = columns.iter().position(|c| c.name == name) {
                 slots[i] = Some(m);
             }

@@ -132,12 +132,7 @@ fn string_value<'a>(s: &mut Scanner<'_>, body: &'a str) -> Option<Cow<'a, str>> 
         return None;
     }
     let span = s.string().ok()?;
-    let token = &body[span.start..span.end];
-    Some(if span.escaped {
-        Cow::Owned(json::decode_string(token))
-    } else {
-        Cow::Borrowed(&token[1..token.len() - 1])
-    })
+    Some(json::string_text(&body[span.start..span.end], span.escaped))
 }
 
 /// A string value or `null`.
