@@ -4,11 +4,8 @@
 //! `Ok` (the payload keeps the value byte for byte); drift is counted, logged (bounded) and
 //! emitted as one metric, not rejected (docs/operations.md, "A producer changed a field").
 
-use std::collections::HashMap;
-
 use eventlake_glue_schema::{Catalog, JsonKind};
 
-use crate::event::EventKeyHasher;
 use crate::json::{self, Member, ValueKind};
 
 /// At most this many drifted fields are named per invocation (in the log line); the count
@@ -39,13 +36,50 @@ pub struct DriftReport {
 
 /// One catalog event's fields with the kind each expects.
 struct EventFields {
+    /// The event's name.
+    name: &'static [u8],
     /// [`key_bit`] of every field name: a member key whose bit is not set is no field.
     mask: u64,
     fields: Vec<(&'static str, JsonKind)>,
 }
 
-/// The catalog's fields by event name: built once.
-type FieldKinds = HashMap<&'static [u8], EventFields, EventKeyHasher>;
+/// The catalog's fields by event name, built once: an open-addressed table of indexes into
+/// `events`, hashed from a name's length and its first and last eight bytes. One multiply
+/// and, nearly always, one compare find a name; a general hash map's byte-wise hash was
+/// most of the check's time (docs/performance.md, "The field-drift check").
+struct FieldKinds {
+    /// `slots.len()` is a power of two at least four times the events; 0 is empty, `i + 1`
+    /// is `events[i]`.
+    slots: Vec<u16>,
+    events: Vec<EventFields>,
+}
+
+impl FieldKinds {
+    /// The slot a name's probe starts at.
+    fn home(&self, name: &[u8]) -> usize {
+        let word = |bytes: &[u8]| {
+            let mut w = [0u8; 8];
+            w[..bytes.len()].copy_from_slice(bytes);
+            u64::from_le_bytes(w)
+        };
+        let n = name.len();
+        let (head, tail) = (word(&name[..n.min(8)]), word(&name[n.saturating_sub(8)..]));
+        let h = (head ^ tail.rotate_left(29) ^ n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (h >> 32) as usize & (self.slots.len() - 1)
+    }
+
+    /// The fields of the catalog event named `name`.
+    fn get(&self, name: &[u8]) -> Option<&EventFields> {
+        let mut slot = self.home(name);
+        loop {
+            let event = self.events.get(usize::from(*self.slots.get(slot)?).checked_sub(1)?)?;
+            if event.name == name {
+                return Some(event);
+            }
+            slot = (slot + 1) & (self.slots.len() - 1);
+        }
+    }
+}
 
 /// A bit of a key, from its length and first byte: most payload keys that are not catalog
 /// fields are told apart by it without a compare.
@@ -62,7 +96,7 @@ fn bit_of(len: usize, first: u8) -> u64 {
 fn field_kinds() -> &'static FieldKinds {
     static KINDS: std::sync::OnceLock<FieldKinds> = std::sync::OnceLock::new();
     KINDS.get_or_init(|| {
-        Catalog::embedded()
+        let events: Vec<EventFields> = Catalog::embedded()
             .events()
             .map(|e| {
                 let fields: Vec<_> = e
@@ -71,9 +105,26 @@ fn field_kinds() -> &'static FieldKinds {
                     .map(|f| (f.name.as_str(), f.hive_type().json_kind()))
                     .collect();
                 let mask = fields.iter().fold(0, |m, (name, _)| m | key_bit(name.as_bytes()));
-                (e.name.as_bytes(), EventFields { mask, fields })
+                EventFields {
+                    name: e.name.as_bytes(),
+                    mask,
+                    fields,
+                }
             })
-            .collect()
+            .collect();
+        let mut kinds = FieldKinds {
+            slots: vec![0; (events.len() * 4).next_power_of_two().max(8)],
+            events: Vec::new(),
+        };
+        for (i, event) in events.iter().enumerate() {
+            let mut slot = kinds.home(event.name);
+            while kinds.slots[slot] != 0 {
+                slot = (slot + 1) & (kinds.slots.len() - 1);
+            }
+            kinds.slots[slot] = u16::try_from(i + 1).expect("fewer than 65,535 catalog events");
+        }
+        kinds.events = events;
+        kinds
     })
 }
 
@@ -96,7 +147,7 @@ fn mismatch(expected: JsonKind, member: &Member) -> Option<&'static str> {
 /// `members` its payload members as the enricher scanned them) and adds what drifted to
 /// `report`. Events whose name is not in the catalog are not checked.
 pub fn check(event_name: &[u8], text: &[u8], members: &[Member], report: &mut DriftReport) {
-    let Some(EventFields { mask, fields }) = field_kinds().get(event_name) else {
+    let Some(EventFields { mask, fields, .. }) = field_kinds().get(event_name) else {
         return;
     };
     let mut drifted = false;
@@ -172,6 +223,23 @@ mod tests {
         let mut report = DriftReport::default();
         check(name.as_bytes(), event.as_bytes(), &members, &mut report);
         report
+    }
+
+    #[test]
+    fn every_catalog_event_is_found_by_name_and_no_other_name_is() {
+        let kinds = field_kinds();
+        for event in Catalog::embedded().events() {
+            let found = kinds.get(event.name.as_bytes()).map(|e| e.name);
+            assert_eq!(found, Some(event.name.as_bytes()));
+            // Same length, same first and last eight bytes (the probe's hash), one byte apart.
+            let mut other = event.name.clone().into_bytes();
+            let middle = other.len() / 2;
+            other[middle] ^= 0x20;
+            assert!(kinds.get(&other).is_none(), "{}", String::from_utf8_lossy(&other));
+        }
+        for name in [&b""[..], b"x", b"payment:order", b"payment:order:completed:v2"] {
+            assert!(kinds.get(name).is_none());
+        }
     }
 
     #[test]
