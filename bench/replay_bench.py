@@ -9,14 +9,15 @@ Usage: python3 bench/replay_bench.py target/release/eventlake [N]
 Method and numbers: docs/performance.md.
 """
 import os
-import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import time
 
 TARGET_EVENTS_PER_S = 200_000
 TARGET_PEAK_RSS_MB = 1024
+RUNS = 3
 
 
 def main():
@@ -29,29 +30,45 @@ def main():
     if not os.path.exists(events):
         subprocess.run([binary, "generate", "--events", str(n), "--duplicates", "0.01", "--invalid", "0.002",
                         "--output", events], check=True)
-    shutil.rmtree(lake, ignore_errors=True)
     size = os.path.getsize(events)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t0 = time.perf_counter()
-    run = subprocess.run([binary, "replay", "--input", events, "--lake", lake], check=True,
-                         capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    peak_mb = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024
-    print(run.stdout)
-    rate = n / wall
-    print(f"replay: {n} events, {size / 1e6:.0f} MB in {wall:.2f} s: {rate:,.0f} events/s, "
-          f"{size / 1e6 / wall:.1f} MB/s, peak RSS {peak_mb:.0f} MB")
-    ok = lambda c: "ok" if c else "MISSED"
-    print(f"targets: >= {TARGET_EVENTS_PER_S} events/s: {ok(rate >= TARGET_EVENTS_PER_S)}; "
-          f"peak RSS <= {TARGET_PEAK_RSS_MB} MB: {ok(peak_mb <= TARGET_PEAK_RSS_MB)}")
     reference = os.path.join(os.path.dirname(os.path.abspath(__file__)), "python", "duckdb_reference.py")
-    duck = subprocess.run([sys.executable, reference, events, os.path.join(out, "duckdb-lake")], check=True,
-                          capture_output=True, text=True).stdout.split()
-    duck_wall, duck_rows, duck_peak, version = float(duck[0]), int(duck[1]), float(duck[2]), duck[3]
-    print(f"duckdb {version}: {duck_rows} rows in {duck_wall:.2f} s: {n / duck_wall:,.0f} events/s, "
-          f"peak RSS {duck_peak:.0f} MB")
-    print(f"eventlake replay runs at {duck_wall / wall:.2f}x DuckDB's speed on the same input")
-
+    # Replay and DuckDB take turns, RUNS times each, so that this VM's slow and fast stretches
+    # (its speed moves by up to 2x over minutes: docs/performance.md) fall on both alike.
+    walls, peaks, ducks = [], [], []
+    for i in range(RUNS):
+        shutil.rmtree(lake, ignore_errors=True)
+        t0 = time.perf_counter()
+        child = subprocess.Popen([binary, "replay", "--input", events, "--lake", lake],
+                                 stdout=subprocess.PIPE, text=True)
+        stdout = child.stdout.read()
+        _, status, usage = os.wait4(child.pid, 0)
+        walls.append(time.perf_counter() - t0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            sys.exit(f"replay failed: {stdout}")
+        peaks.append(usage.ru_maxrss / 1024)
+        if i == 0:
+            print(stdout)
+        duck = subprocess.run([sys.executable, reference, events, os.path.join(out, "duckdb-lake")], check=True,
+                              capture_output=True, text=True).stdout.split()
+        ducks.append((float(duck[0]), int(duck[1]), float(duck[2]), duck[3]))
+        print(f"run {i + 1}: replay {walls[-1]:.2f} s ({n / walls[-1]:,.0f} events/s, peak RSS {peaks[-1]:.0f} MB); "
+              f"duckdb {ducks[-1][0]:.2f} s")
+    best, median = min(walls), statistics.median(walls)
+    peak_mb = max(peaks)
+    print(f"replay: {n} events, {size / 1e6:.0f} MB, best of {RUNS} {best:.2f} s: {n / best:,.0f} events/s, "
+          f"{size / 1e6 / best:.1f} MB/s; median {median:.2f} s: {n / median:,.0f} events/s; peak RSS {peak_mb:.0f} MB")
+    duck_walls = [d[0] for d in ducks]
+    duck_best, duck_median = min(duck_walls), statistics.median(duck_walls)
+    _, duck_rows, _, version = ducks[0]
+    print(f"duckdb {version}: {duck_rows} rows, best {duck_best:.2f} s: {n / duck_best:,.0f} events/s; "
+          f"median {duck_median:.2f} s; peak RSS {max(d[2] for d in ducks):.0f} MB")
+    print(f"eventlake replay runs at {duck_best / best:.2f}x DuckDB's speed on the same input "
+          f"(best against best; medians: {duck_median / median:.2f}x)")
+    ok = lambda c: "ok" if c else "MISSED"
+    # Judged on the best run, as the transform's throughput is; the median is printed beside it.
+    print(f"targets: >= {TARGET_EVENTS_PER_S} events/s: {ok(n / best >= TARGET_EVENTS_PER_S)} (best of {RUNS}; "
+          f"median: {ok(n / median >= TARGET_EVENTS_PER_S)}); peak RSS <= {TARGET_PEAK_RSS_MB} MB: "
+          f"{ok(peak_mb <= TARGET_PEAK_RSS_MB)}")
 
 if __name__ == "__main__":
     main()

@@ -89,11 +89,28 @@ pub fn read_input_bytes(path: Option<&std::path::Path>) -> Result<Vec<u8>, CliEr
     let result = match path {
         Some(p) if p.as_os_str() != "-" => std::fs::read(p),
         _ => {
+            // Read through a `File` of stdin's descriptor: when stdin is a file (`< event.json`)
+            // the buffer is sized from its length once, instead of growing by doubling (each
+            // step fresh pages the kernel zeroes: ~16 MB for a 5.6 MB invocation).
             let mut bytes = Vec::new();
-            std::io::stdin().lock().read_to_end(&mut bytes).map(|_| bytes)
+            stdin_file().and_then(|mut f| f.read_to_end(&mut bytes)).map(|_| bytes)
         }
     };
     result.map_err(|source| CliError::ReadInput { path: shown, source })
+}
+
+/// Stdin as a `File` (a duplicate of its descriptor), so that reading it knows its length
+/// when it is a regular file.
+#[cfg(unix)]
+fn stdin_file() -> std::io::Result<std::fs::File> {
+    use std::os::fd::AsFd;
+    Ok(std::fs::File::from(std::io::stdin().as_fd().try_clone_to_owned()?))
+}
+
+/// Stdin as a reader where descriptors cannot be duplicated this way.
+#[cfg(not(unix))]
+fn stdin_file() -> std::io::Result<std::io::StdinLock<'static>> {
+    Ok(std::io::stdin().lock())
 }
 
 /// Reads a whole text file, or stdin when `path` is `None` or `-`.

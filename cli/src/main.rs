@@ -420,8 +420,29 @@ fn unbuffered_stdout() -> Result<std::io::StdoutLock<'static>, CliError> {
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Asks the kernel for no transparent huge pages in this process (Linux; elsewhere a no-op).
+///
+/// mimalloc advises huge pages for its arenas, which suits a short run that touches its
+/// memory once (`invoke`: 10 ms with them, 14 ms without). A run over a whole file or lake
+/// frees and reuses memory all along: mimalloc returns freed 4 MiB spans to the kernel,
+/// which splits the huge pages and faults fresh ones in, each zeroed whole. On this 2-core
+/// VM that was most of a 1M-event replay's time: 4.1–4.8 s of system time and 5.9–6.8 s wall
+/// with huge pages, 1.0–1.2 s and 3.3–3.4 s without (docs/performance.md, "The local lake").
+/// The same switch mimalloc's `MIMALLOC_ALLOW_THP=0` sets, chosen here per command.
+fn without_huge_pages() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_THP_DISABLE takes integer arguments only and changes a flag of this
+    // process; a kernel without it returns an error, which leaves things as they were.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Invoke { .. }) {
+        without_huge_pages();
+    }
     // Logs (rejection reasons) go to stderr so stdout stays the response. The emulated
     // delivery of replay and demo runs the Lambda's handler, whose per-batch warnings the
     // summary already counts: only its errors are shown there.
