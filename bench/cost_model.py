@@ -38,7 +38,7 @@ ALARMS = 11 + 1                       # pipeline + curated job; ~3 metrics each 
 ALARM_METRICS = 30
 KMS_KEYS = 2                          # stream, alarm topic
 ANALYST_QUERIES = 1000                # per month, each over one event type and one day
-CURATED_SCANS_PER_DAY = 9             # docs/curated.md: 3 statements × 3 days of data
+CURATED_WRITES_PER_DAY = 3            # docs/curated.md: one write per day of the window (look-back 2)
 
 
 def monthly(events_per_hour, pack):
@@ -81,7 +81,8 @@ def monthly(events_per_hour, pack):
     per_query = max(type_day_tb, 10e-6) * ATHENA_TB_SCANNED
     day_tb = events_per_hour * 24 * PARQUET_BYTES_PER_EVENT / 1e12
     cost["Athena"] = (ANALYST_QUERIES * per_query
-                      + 30 * 3 * max(day_tb * CURATED_SCANS_PER_DAY / 3, 10e-6) * ATHENA_TB_SCANNED)
+                      # Each write: a MERGE reading one raw and one curated day, an OPTIMIZE one curated day.
+                      + 30 * CURATED_WRITES_PER_DAY * (max(2 * day_tb, 10e-6) + max(day_tb, 10e-6)) * ATHENA_TB_SCANNED)
 
     cost["CloudWatch, KMS"] = (ALARM_METRICS * CLOUDWATCH_ALARM_MONTH + CLOUDWATCH_DASHBOARD_MONTH
                                + KMS_KEYS * KMS_KEY_MONTH)

@@ -48,21 +48,79 @@ export function createCuratedTable(table: TableDefinition, database: string, loc
 }
 
 /**
- * The window of `created_date`s merged for the day `{}` (a `yyyy-MM-dd` placeholder filled in
- * by the state machine): that day and the `lookbackDays` before it.
+ * Most partitions one Athena write may add. AWS documents 100 per `CREATE TABLE AS SELECT`
+ * and per `INSERT INTO` (HIVE_TOO_MANY_OPEN_PARTITIONS,
+ * https://docs.aws.amazon.com/athena/latest/ug/ctas-insert-into.html); an Iceberg `MERGE`
+ * fails the same way (ICEBERG_TOO_MANY_OPEN_PARTITIONS, issue #19). For `OPTIMIZE` AWS is
+ * silent (https://docs.aws.amazon.com/athena/latest/ug/optimize-statement.html): unverified,
+ * so it is bounded the same way.
  */
-export function windowPredicate(column: string, lookbackDays: number): string {
-  return `${column} BETWEEN CAST(date '{}' - INTERVAL '${lookbackDays}' DAY AS varchar) AND '{}'`;
+export const MAX_PARTITIONS_PER_WRITE = 100;
+
+/**
+ * One write of the daily job: the raw rows of one `created_date` (the run's day minus
+ * `dayOffset`) and of some event types, so that it touches at most `eventTypes.length`
+ * partitions of the curated table (partitioned by event type and date).
+ */
+export interface CuratedWrite {
+  /** Days before the run's day: 0 is the day itself. */
+  readonly dayOffset: number;
+  /** The event types written; every type when the catalog has at most {@link MAX_PARTITIONS_PER_WRITE}. */
+  readonly eventTypes: readonly string[];
+  /** Whether `eventTypes` is all of them (no event-type filter needed). */
+  readonly allTypes: boolean;
 }
 
 /**
- * The MERGE of the window's raw rows into the curated table (`{}` placeholders: the day; see
- * {@link placeholderCount}). The ON clause bounds the target's `created_date` by the same
- * constant window, so Athena reads only those partitions of the growing curated table (a
- * key-only join would scan all of it, and the workgroup's scan cutoff would end up cancelling
- * the job).
+ * The daily job's writes for `lookbackDays`: each day of the window on its own, its event
+ * types in as few groups of at most {@link MAX_PARTITIONS_PER_WRITE} as there can be. One MERGE
+ * over the whole window would write types × (lookback + 1) partitions: 26 × 3 = 78 today, 832
+ * at the largest look-back.
  */
-export function mergeIntoCurated(table: TableDefinition, database: string, lookbackDays: number): string {
+export function curatedWrites(eventTypes: readonly string[], lookbackDays: number): CuratedWrite[] {
+  const groups: string[][] = [];
+  for (let i = 0; i < eventTypes.length; i += MAX_PARTITIONS_PER_WRITE) {
+    groups.push(eventTypes.slice(i, i + MAX_PARTITIONS_PER_WRITE));
+  }
+  const writes: CuratedWrite[] = [];
+  for (let dayOffset = 0; dayOffset <= lookbackDays; dayOffset++) {
+    for (const group of groups) {
+      writes.push({ dayOffset, eventTypes: group, allTypes: groups.length === 1 });
+    }
+  }
+  return writes;
+}
+
+/** The partitions a write can add or rewrite: one date, each of its event types. */
+export function partitionsOf(write: CuratedWrite): number {
+  return write.eventTypes.length;
+}
+
+/**
+ * The SQL slots of a write's statements, filled by the state machine for each write:
+ * `{day}` the run's day (`yyyy-MM-dd`), `{offset}` {@link CuratedWrite.dayOffset}, `{types}`
+ * {@link typesFilter} of the write.
+ */
+export type Slot = 'day' | 'offset' | 'types';
+
+/** The `created_date` of a write: the run's day minus the write's offset. */
+export const WRITE_DATE = "CAST(date '{day}' - INTERVAL '{offset}' DAY AS varchar)";
+
+/** A write's event-type filter, appended to a predicate: empty when it writes every type. */
+export function typesFilter(write: CuratedWrite, column = 'event_type'): string {
+  return write.allTypes ? '' : ` AND ${column} IN (${write.eventTypes.map((t) => `'${t.replace(/'/g, "''")}'`).join(', ')})`;
+}
+
+/**
+ * The MERGE of one write's raw rows into the curated table (slots: {@link Slot}). The raw
+ * rows of the write's date are numbered over every event type, then those of the write's
+ * types taken, so a key filed under two types keeps the same row whichever group holds it;
+ * the ON clause matches curated rows of any type (event_type is not part of the key) and
+ * bounds their `created_date` by the same constant, so Athena reads one date of the growing
+ * curated table (a key-only join would scan all of it, and the workgroup's scan cutoff would
+ * end up cancelling the job).
+ */
+export function mergeIntoCurated(table: TableDefinition, database: string): string {
   const names = allColumns(table).map((c) => c.name);
   // created_date follows from created_at: comparing it costs nothing and lets Iceberg match
   // partitions; event_type is not part of the key.
@@ -70,7 +128,7 @@ export function mergeIntoCurated(table: TableDefinition, database: string, lookb
     k.ignoreCase ? `lower(${alias}.${k.column})` : `${alias}.${k.column}`;
   const keyEquals = ['t.created_date = s.created_date']
     .concat(table.duplicates.key.map((k) => `${side('t', k)} = ${side('s', k)}`))
-    .concat([windowPredicate('t.created_date', lookbackDays)]);
+    .concat([`t.created_date = ${WRITE_DATE}`]);
   return [
     `MERGE INTO ${database}.${curatedTableName(table)} AS t`,
     `USING (`,
@@ -78,9 +136,9 @@ export function mergeIntoCurated(table: TableDefinition, database: string, lookb
     `  FROM (`,
     `    SELECT *, ${duplicateWindowSql(table)} AS row_in_key`,
     `    FROM ${database}.${table.name}`,
-    `    WHERE ${windowPredicate('created_date', lookbackDays)}`,
+    `    WHERE created_date = ${WRITE_DATE}`,
     `  ) AS numbered`,
-    `  WHERE row_in_key = 1`,
+    `  WHERE row_in_key = 1{types}`,
     `) AS s`,
     `ON ${keyEquals.join(' AND ')}`,
     `WHEN NOT MATCHED THEN INSERT (${names.join(', ')})`,
@@ -88,14 +146,22 @@ export function mergeIntoCurated(table: TableDefinition, database: string, lookb
   ].join('\n');
 }
 
-/** How many `{}` placeholders (each the day, `yyyy-MM-dd`) `sql` holds. */
-export function placeholderCount(sql: string): number {
-  return sql.split('{}').length - 1;
+/**
+ * `sql` with its slots as `States.Format` placeholders (`{}`), and the slots in their order:
+ * the state machine passes one argument per placeholder.
+ */
+export function slotsOf(sql: string): { template: string; slots: Slot[] } {
+  const slots: Slot[] = [];
+  const template = sql.replace(/\{(day|offset|types)\}/g, (_, slot: Slot) => {
+    slots.push(slot);
+    return '{}';
+  });
+  return { template, slots };
 }
 
-/** Compaction of the window's curated files into large ones (two `{}` placeholders: the day). */
-export function optimizeCurated(table: TableDefinition, database: string, lookbackDays: number): string {
-  return `OPTIMIZE ${database}.${curatedTableName(table)} REWRITE DATA USING BIN_PACK WHERE ${windowPredicate('created_date', lookbackDays)}`;
+/** Compaction of one write's curated files into large ones (slots: {@link Slot}). */
+export function optimizeCurated(table: TableDefinition, database: string): string {
+  return `OPTIMIZE ${database}.${curatedTableName(table)} REWRITE DATA USING BIN_PACK WHERE created_date = ${WRITE_DATE}{types}`;
 }
 
 /** Removal of snapshots older than the table's `vacuum_max_snapshot_age_seconds` and orphan files. */

@@ -134,6 +134,7 @@ export class EventlakeStack extends Stack {
     this.curated = new CuratedCompaction(this, 'Curated', {
       namePrefix,
       tableDefinition: schema.table,
+      eventTypes: schema.eventTypes,
       databaseName: this.catalog.databaseName,
       workGroupName: namePrefix,
       lakeBucket: this.storage.lakeBucket,

@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createCuratedTable, mergeIntoCurated, placeholderCount } from '../lib/curated-sql';
+import {
+  MAX_PARTITIONS_PER_WRITE,
+  createCuratedTable,
+  curatedWrites,
+  mergeIntoCurated,
+  optimizeCurated,
+  partitionsOf,
+  slotsOf,
+  typesFilter,
+} from '../lib/curated-sql';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GLUE_SCHEMA_DIR, loadLakeSchema } from '../lib/schema';
@@ -21,21 +30,57 @@ function states(t = template('prod')): Record<string, any> {
 }
 
 describe('curated table job (Step Functions + Athena)', () => {
-  it('checks its input, then creates, merges, optimizes and vacuums, in that order', () => {
+  it('checks its input, then creates the table, merges and optimizes write by write, and vacuums', () => {
     const s = states();
     assert.equal(s.CheckInput.Type, 'Choice');
     assert.equal(s.CheckInput.Default, 'InvalidDate');
     assert.equal(s.CheckInput.Choices[0].Next, 'Day');
-    const order = ['Day', 'CreateTable', 'Merge', 'Optimize', 'Vacuum'];
+    const order = ['Day', 'Writes', 'CreateTable', 'EachWrite', 'Vacuum'];
     for (let i = 0; i + 1 < order.length; i++) {
       assert.equal(s[order[i]].Next, order[i + 1], `${order[i]} → ${order[i + 1]}`);
     }
     assert.equal(s.Vacuum.End, true);
-    for (const step of order.slice(1)) {
-      assert.match(s[step].Resource, /:states:::athena:startQueryExecution\.sync$/, `${step} waits for its query`);
-      assert.equal(s[step].Parameters.WorkGroup, 'eventlake-prod');
-      assert.deepEqual(s[step].Parameters.QueryExecutionContext, { Database: 'eventlake' });
+    assert.equal(s.EachWrite.Type, 'Map');
+    assert.equal(s.EachWrite.MaxConcurrency, 1, 'one Iceberg commit at a time');
+    assert.equal(s.EachWrite.ItemsPath, '$.writes');
+    const inner = s.EachWrite.ItemProcessor.States;
+    assert.equal(s.EachWrite.ItemProcessor.StartAt, 'Merge');
+    assert.equal(inner.Merge.Next, 'Optimize');
+    assert.equal(inner.Optimize.End, true);
+    for (const [step, state] of [['CreateTable', s.CreateTable], ['Merge', inner.Merge], ['Optimize', inner.Optimize], ['Vacuum', s.Vacuum]]) {
+      assert.match(state.Resource, /:states:::athena:startQueryExecution\.sync$/, `${step} waits for its query`);
+      assert.equal(state.Parameters.WorkGroup, 'eventlake-prod');
+      assert.deepEqual(state.Parameters.QueryExecutionContext, { Database: 'eventlake' });
     }
+  });
+
+  it('writes each day of the window on its own: at most 100 partitions per write, every day and type once', () => {
+    const s = states();
+    // prod's look-back is the default, 2: three writes, one per day, all types in each.
+    assert.deepEqual(s.Writes.Result, [0, 1, 2].map((d) => ({ offset: String(d), types: '' })));
+    assert.deepEqual(s.EachWrite.ItemSelector, { 'day.$': '$.day', 'offset.$': '$$.Map.Item.Value.offset', 'types.$': '$$.Map.Item.Value.types' });
+    // Any allowed look-back, with the catalog's types and with a catalog of 250 types.
+    const many = Array.from({ length: 250 }, (_, i) => `type_${String(i).padStart(3, '0')}`);
+    for (const types of [schema.eventTypes, many]) {
+      for (let lookback = 0; lookback <= 31; lookback++) {
+        const writes = curatedWrites(types, lookback);
+        assert.ok(writes.every((w) => partitionsOf(w) <= MAX_PARTITIONS_PER_WRITE), `look-back ${lookback}`);
+        const covered = writes.flatMap((w) => w.eventTypes.map((t) => `${w.dayOffset} ${t}`)).sort();
+        const expected = Array.from({ length: lookback + 1 }, (_, d) => types.map((t) => `${d} ${t}`)).flat().sort();
+        assert.deepEqual(covered, expected, 'every (day, type) partition exactly once');
+      }
+    }
+    assert.equal(curatedWrites(many, 0).length, 3, '250 types: groups of 100, 100 and 50');
+    assert.equal(typesFilter(curatedWrites(many, 0)[2]), ` AND event_type IN (${many.slice(200).map((t) => `'${t}'`).join(', ')})`);
+    assert.equal(MAX_PARTITIONS_PER_WRITE, 100);
+  });
+
+  it('numbers a date\'s rows over every type before taking a group\'s types, so the kept row is the same in any grouping', () => {
+    const sql = mergeIntoCurated(schema.table, 'eventlake');
+    const numbered = sql.indexOf('AS row_in_key');
+    const filtered = sql.indexOf('WHERE row_in_key = 1{types}');
+    assert.ok(numbered > 0 && filtered > numbered, sql);
+    assert.match(sql, /FROM eventlake\.events\n {4}WHERE created_date = CAST\(date '\{day\}' - INTERVAL '\{offset\}' DAY AS varchar\)\n/);
   });
 
   it('creates an Iceberg table with the columns and partition keys of glue-schema/table.json', () => {
@@ -49,8 +94,9 @@ describe('curated table job (Step Functions + Athena)', () => {
     assert.match(sql, /'table_type' = 'ICEBERG'/);
   });
 
-  it('merges with WHEN NOT MATCHED THEN INSERT only, keyed like compact and events_unique, over the look-back window', () => {
-    const merge: string = states().Merge.Parameters['QueryString.$'];
+  it('merges with WHEN NOT MATCHED THEN INSERT only, keyed like compact and events_unique, one date per write', () => {
+    const inner = states().EachWrite.ItemProcessor.States;
+    const merge: string = inner.Merge.Parameters['QueryString.$'];
     assert.match(merge, /^States\.Format\('MERGE INTO eventlake\.events_curated AS t/);
     assert.match(merge, /WHEN NOT MATCHED THEN INSERT/);
     assert.doesNotMatch(merge, /WHEN MATCHED/, 'curated rows are never changed');
@@ -60,17 +106,20 @@ describe('curated table job (Step Functions + Athena)', () => {
     assert.ok(merge.includes(window), `MERGE keys rows like events_unique: ${window}`);
     assert.doesNotMatch(merge, /t\.event_type = s\.event_type/, 'event_type is not part of the key');
     assert.match(merge, /lower\(t\.event_uuid\) = lower\(s\.event_uuid\) AND t\.created_at = s\.created_at/);
-    assert.match(merge, /INTERVAL \\'2\\' DAY/);
-    assert.match(merge, /', \$\.day, \$\.day, \$\.day, \$\.day\)$/, 'one argument per placeholder');
-    assert.match(states().Optimize.Parameters['QueryString.$'], /OPTIMIZE eventlake\.events_curated REWRITE DATA USING BIN_PACK WHERE created_date BETWEEN/);
+    assert.match(merge, /INTERVAL \\'\{\}\\' DAY/);
+    assert.match(merge, /', \$\.day, \$\.offset, \$\.types, \$\.day, \$\.offset\)$/, 'one argument per slot, in order');
+    const optimize: string = inner.Optimize.Parameters['QueryString.$'];
+    assert.match(optimize, /OPTIMIZE eventlake\.events_curated REWRITE DATA USING BIN_PACK WHERE created_date = CAST\(date \\'\{\}\\' - INTERVAL \\'\{\}\\' DAY AS varchar\)\{\}'/);
+    assert.match(optimize, /', \$\.day, \$\.offset, \$\.types\)$/);
     assert.equal(states().Vacuum.Parameters.QueryString, 'VACUUM eventlake.events_curated');
   });
 
-  it('bounds the target by the window with constants, so Athena prunes the curated table', () => {
-    const sql = mergeIntoCurated(schema.table, 'eventlake', 2);
+  it('bounds the target by the write\'s date with constants, so Athena prunes the curated table', () => {
+    const sql = mergeIntoCurated(schema.table, 'eventlake');
     const on = sql.slice(sql.indexOf('\nON '), sql.indexOf('\nWHEN'));
-    assert.match(on, /AND t\.created_date BETWEEN CAST\(date '\{\}' - INTERVAL '2' DAY AS varchar\) AND '\{\}'$/);
-    assert.equal(placeholderCount(sql), 4);
+    assert.match(on, /AND t\.created_date = CAST\(date '\{day\}' - INTERVAL '\{offset\}' DAY AS varchar\)$/);
+    assert.deepEqual(slotsOf(sql).slots, ['day', 'offset', 'types', 'day', 'offset']);
+    assert.deepEqual(slotsOf(optimizeCurated(schema.table, 'eventlake')).slots, ['day', 'offset', 'types']);
   });
 
     it('may stop the queries it starts, as AWS documents for .sync Athena tasks', () => {
@@ -85,8 +134,8 @@ describe('curated table job (Step Functions + Athena)', () => {
   });
 
   it('takes the look-back window from the stage', () => {
-    const merge: string = states(template('staging', { curatedLookbackDays: 7 })).Merge.Parameters['QueryString.$'];
-    assert.match(merge, /INTERVAL \\'7\\' DAY/);
+    const writes = states(template('staging', { curatedLookbackDays: 7 })).Writes.Result;
+    assert.deepEqual(writes.map((w: { offset: string }) => w.offset), ['0', '1', '2', '3', '4', '5', '6', '7']);
   });
 
   it('refuses a date that could break out of the SQL literal', () => {
@@ -120,12 +169,12 @@ describe('curated table job (Step Functions + Athena)', () => {
   it('builds its SQL from any table definition (no copy of the columns)', () => {
     const renamed = { ...schema.table, name: 'things', columns: [{ name: 'id', type: 'string', comment: "it's" }] };
     assert.match(createCuratedTable(renamed, 'db', 's3://b/curated/'), /CREATE TABLE IF NOT EXISTS db\.things_curated \(\n {2}id string COMMENT 'it''s',/);
-    assert.match(mergeIntoCurated(renamed, 'db', 0), /INSERT \(id, event_type, created_date\)/);
+    assert.match(mergeIntoCurated(renamed, 'db'), /INSERT \(id, event_type, created_date\)/);
   });
 
   it('keys and orders the merge by the duplicate rule of table.json (no copy of the rule)', () => {
     const rekeyed = { ...schema.table, duplicates: { key: [{ column: 'id', ignoreCase: true }, { column: 'at' }], keep: ['rank'] } };
-    const sql = mergeIntoCurated(rekeyed, 'db', 0);
+    const sql = mergeIntoCurated(rekeyed, 'db');
     assert.match(sql, /row_number\(\) OVER \(PARTITION BY created_date, lower\(id\), at ORDER BY rank\) AS row_in_key/);
     assert.match(sql, /ON t\.created_date = s\.created_date AND lower\(t\.id\) = lower\(s\.id\) AND t\.at = s\.at AND /);
     assert.doesNotMatch(sql, /event_uuid\)/);

@@ -10,7 +10,18 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { createCuratedTable, curatedTableName, mergeIntoCurated, optimizeCurated, placeholderCount, vacuumCurated } from '../curated-sql';
+import {
+  MAX_PARTITIONS_PER_WRITE,
+  createCuratedTable,
+  curatedTableName,
+  curatedWrites,
+  mergeIntoCurated,
+  optimizeCurated,
+  partitionsOf,
+  slotsOf,
+  typesFilter,
+  vacuumCurated,
+} from '../curated-sql';
 import type { TableDefinition } from '../schema';
 import { resourceLogicalId } from './logical-id';
 import { DEFAULTS, retentionDays } from '../config';
@@ -21,6 +32,8 @@ export interface CuratedCompactionProps {
   readonly namePrefix: string;
   /** The table definition from `glue-schema/`. */
   readonly tableDefinition: TableDefinition;
+  /** The catalog's event types (the raw table's `event_type` projection values). */
+  readonly eventTypes: readonly string[];
   /** Glue database of the raw and the curated table. */
   readonly databaseName: string;
   /** Athena workgroup the queries run in (its result location and encryption apply). */
@@ -44,9 +57,10 @@ export interface CuratedCompactionProps {
 /**
  * The curated table: no duplicates at rest, few large files. A daily EventBridge Scheduler
  * schedule starts a Step Functions state machine that runs Athena queries, one after the
- * other: create the Iceberg table if needed, MERGE the window's raw rows into it
- * (`WHEN NOT MATCHED THEN INSERT`), OPTIMIZE (bin-pack) the window's files, VACUUM old
- * snapshots. Start it by hand with `{"date":"yyyy-MM-dd"}` to backfill any day: every step
+ * other: create the Iceberg table if needed; then for each write (one date of the window,
+ * at most {@link MAX_PARTITIONS_PER_WRITE} event types: Athena's limit per write) MERGE its
+ * raw rows into it (`WHEN NOT MATCHED THEN INSERT`) and OPTIMIZE (bin-pack) its files; then
+ * VACUUM old snapshots. Start it by hand with `{"date":"yyyy-MM-dd"}` to backfill any day: every step
  * is idempotent. No servers; a failed run raises an alarm.
  */
 export class CuratedCompaction extends Construct {
@@ -68,17 +82,26 @@ export class CuratedCompaction extends Construct {
     const curatedPrefix = table.storage.curatedPrefix;
     const location = `s3://${props.lakeBucket.bucketName}/${curatedPrefix}`;
 
-    const query = (id: string, sql: string, formatted: boolean) =>
-      new tasks.AthenaStartQueryExecution(this, id, {
-        queryString: formatted
-          ? sfn.JsonPath.format(sql, ...Array.from({ length: placeholderCount(sql) }, () => sfn.JsonPath.stringAt('$.day')))
-          : sql,
+    // Each write touches one date and at most MAX_PARTITIONS_PER_WRITE event types: checked
+    // here, at synth, for the catalog and look-back being deployed.
+    const writes = curatedWrites(props.eventTypes, lookback);
+    const over = writes.find((w) => partitionsOf(w) > MAX_PARTITIONS_PER_WRITE);
+    if (over) {
+      throw new Error(`CuratedCompaction: a write would touch ${partitionsOf(over)} partitions (Athena allows ${MAX_PARTITIONS_PER_WRITE})`);
+    }
+
+    // A query whose SQL slots ({day}, {offset}, {types}) are filled from the state's input.
+    const query = (id: string, sql: string) => {
+      const { template, slots } = slotsOf(sql);
+      return new tasks.AthenaStartQueryExecution(this, id, {
+        queryString: slots.length > 0 ? sfn.JsonPath.format(template, ...slots.map((slot) => sfn.JsonPath.stringAt(`$.${slot}`))) : template,
         workGroup: props.workGroupName,
         queryExecutionContext: { databaseName: db },
         integrationPattern: sfn.IntegrationPattern.RUN_JOB,
         resultPath: sfn.JsonPath.DISCARD,
         taskTimeout: sfn.Timeout.duration(Duration.hours(1)),
       }).addRetry({ errors: ['Athena.TooManyRequestsException', 'Athena.InternalServerException'], maxAttempts: 5, backoffRate: 2 });
+    };
 
     // The day: from the schedule's time (2026-11-25T01:30:00Z) or a backfill's date.
     const day = new sfn.Pass(this, 'Day', {
@@ -93,11 +116,28 @@ export class CuratedCompaction extends Construct {
       sfn.Condition.stringMatches('$.date', '*-*-*'),
       sfn.Condition.not(sfn.Condition.stringMatches('$.date', "*'*")),
     );
+    // The writes, as the state machine's own data: the Map below runs them one after the
+    // other (concurrent commits to one Iceberg table would conflict).
+    const plan = new sfn.Pass(this, 'Writes', {
+      result: sfn.Result.fromArray(writes.map((w) => ({ offset: String(w.dayOffset), types: typesFilter(w) }))),
+      resultPath: '$.writes',
+    });
+    const eachWrite = new sfn.Map(this, 'EachWrite', {
+      itemsPath: '$.writes',
+      itemSelector: {
+        'day.$': '$.day',
+        'offset.$': '$$.Map.Item.Value.offset',
+        'types.$': '$$.Map.Item.Value.types',
+      },
+      maxConcurrency: 1,
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    eachWrite.itemProcessor(query('Merge', mergeIntoCurated(table, db)).next(query('Optimize', optimizeCurated(table, db))));
     const steps = day
-      .next(query('CreateTable', createCuratedTable(table, db, location), false))
-      .next(query('Merge', mergeIntoCurated(table, db, lookback), true))
-      .next(query('Optimize', optimizeCurated(table, db, lookback), true))
-      .next(query('Vacuum', vacuumCurated(table, db), false));
+      .next(plan)
+      .next(query('CreateTable', createCuratedTable(table, db, location)))
+      .next(eachWrite)
+      .next(query('Vacuum', vacuumCurated(table, db)));
     const definition = new sfn.Choice(this, 'CheckInput').when(valid, steps).otherwise(invalid);
 
     const logGroup = new logs.LogGroup(this, 'Logs', {
