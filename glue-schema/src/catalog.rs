@@ -81,6 +81,21 @@ pub enum CatalogError {
         /// The field.
         field: String,
     },
+    /// A field name has another type in another event: the curated table gives each field
+    /// name one typed column (issue #19), so one name has one type across the catalog.
+    #[error("field `{field}` of `{event}` is `{ty}`, but `{first_event}` has it as `{first_ty}`: one field name has one type across the catalog (rename one of them)")]
+    FieldTypeClash {
+        /// The later event.
+        event: String,
+        /// The field.
+        field: String,
+        /// Its type there.
+        ty: String,
+        /// The first event with the field.
+        first_event: String,
+        /// Its type there.
+        first_ty: String,
+    },
     /// A field type is not one Athena reads from JSON.
     #[error("field `{field}` of `{event}` has type `{ty}`; use string, bigint, int, smallint, tinyint, double, float, boolean, timestamp, date, decimal(p,s) or array<…> of those")]
     UnsupportedType {
@@ -178,6 +193,8 @@ impl Catalog {
         let mut types = BTreeSet::new();
         let mut events = BTreeSet::new();
         let mut views = std::collections::BTreeMap::new();
+        // Each field name's first (event, type), to hold one type per name.
+        let mut field_types: std::collections::BTreeMap<&str, (&str, HiveType)> = std::collections::BTreeMap::new();
         for t in &self.event_types {
             if !is_event_type(&t.name) {
                 return Err(CatalogError::InvalidEventType(t.name.clone()));
@@ -230,11 +247,23 @@ impl Catalog {
                             field: f.name.clone(),
                         });
                     }
-                    if HiveType::parse(&f.type_name).is_none() {
+                    let Some(ty) = HiveType::parse(&f.type_name) else {
                         return Err(CatalogError::UnsupportedType {
                             event: e.name.clone(),
                             field: f.name.clone(),
                             ty: f.type_name.clone(),
+                        });
+                    };
+                    let (first_event, first_ty) = field_types
+                        .entry(f.name.as_str())
+                        .or_insert((e.name.as_str(), ty.clone()));
+                    if *first_ty != ty {
+                        return Err(CatalogError::FieldTypeClash {
+                            event: e.name.clone(),
+                            field: f.name.clone(),
+                            ty: f.type_name.clone(),
+                            first_event: first_event.to_string(),
+                            first_ty: first_ty.name(),
                         });
                     }
                     if f.description.trim().is_empty() {
@@ -318,6 +347,33 @@ mod tests {
             bad("\"type\": \"boolean\"", "\"type\": \"varchar\""),
             CatalogError::UnsupportedType { .. }
         ));
+    }
+
+    #[test]
+    fn one_field_name_has_one_type_across_the_catalog() {
+        let c = Catalog::embedded();
+        let mut types = std::collections::BTreeMap::new();
+        for f in c.events().flat_map(|e| &e.fields) {
+            types
+                .entry(f.name.as_str())
+                .or_insert_with(BTreeSet::new)
+                .insert(f.hive_type().name());
+        }
+        assert!(types.values().all(|t| t.len() == 1), "{types:?}");
+        // Today's catalog: 97 distinct names for its fields (issue #19).
+        assert_eq!(types.len(), 97);
+        // The same name with another type in a later event is refused, naming both.
+        let text = r#"{"event_types":[{"name":"a","description":"d","events":[
+            {"name":"a:b","description":"d","fields":[{"name":"amount","type":"decimal(12,2)","description":"d"}]},
+            {"name":"a:c","description":"d","fields":[{"name":"amount","type":"double","description":"d"}]}]}]}"#;
+        let err = Catalog::from_json(text).unwrap_err();
+        assert!(
+            matches!(&err, CatalogError::FieldTypeClash { field, first_event, .. } if field == "amount" && first_event == "a:b")
+        );
+        assert!(err.to_string().contains("`decimal(12,2)`"), "{err}");
+        // The same type written differently is one type.
+        let same = text.replace(r#""type":"double""#, r#""type":"DECIMAL(12, 2)""#);
+        assert!(Catalog::from_json(&same).is_ok());
     }
 
     #[test]
