@@ -117,7 +117,9 @@ export class CuratedCompaction extends Construct {
       sfn.Condition.not(sfn.Condition.stringMatches('$.date', "*'*")),
     );
     // The writes, as the state machine's own data: the Map below runs them one after the
-    // other (concurrent commits to one Iceberg table would conflict).
+    // other (concurrent commits to one Iceberg table would conflict). Each iteration's input
+    // is the run's day (`$`, the Map's input) and the write (`$$.Map.Item.Value`), as AWS
+    // documents ItemSelector: https://docs.aws.amazon.com/step-functions/latest/dg/input-output-itemselector.html
     const plan = new sfn.Pass(this, 'Writes', {
       result: sfn.Result.fromArray(writes.map((w) => ({ offset: String(w.dayOffset), types: typesFilter(w) }))),
       resultPath: '$.writes',
