@@ -107,7 +107,12 @@ export type Slot = 'day' | 'offset' | 'types';
 export const WRITE_DATE = "CAST(date '{day}' - INTERVAL '{offset}' DAY AS varchar)";
 
 /** A write's event-type filter, appended to a predicate: empty when it writes every type. */
-export function typesFilter(write: CuratedWrite, column = 'event_type'): string {
+export function typesFilter(table: TableDefinition, write: CuratedWrite): string {
+  // The partition key projected from the catalog's event types (`event_type`).
+  const column = table.partitionKeys.find((k) => table.projection[k.name]?.type === 'enum')?.name;
+  if (column === undefined) {
+    throw new Error('glue-schema/table.json: no partition key is projected from the event types');
+  }
   return write.allTypes ? '' : ` AND ${column} IN (${write.eventTypes.map((t) => `'${t.replace(/'/g, "''")}'`).join(', ')})`;
 }
 

@@ -71,7 +71,7 @@ describe('curated table job (Step Functions + Athena)', () => {
       }
     }
     assert.equal(curatedWrites(many, 0).length, 3, '250 types: groups of 100, 100 and 50');
-    assert.equal(typesFilter(curatedWrites(many, 0)[2]), ` AND event_type IN (${many.slice(200).map((t) => `'${t}'`).join(', ')})`);
+    assert.equal(typesFilter(schema.table, curatedWrites(many, 0)[2]), ` AND event_type IN (${many.slice(200).map((t) => `'${t}'`).join(', ')})`);
     assert.equal(MAX_PARTITIONS_PER_WRITE, 100);
   });
 

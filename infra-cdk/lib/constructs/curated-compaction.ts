@@ -121,7 +121,7 @@ export class CuratedCompaction extends Construct {
     // is the run's day (`$`, the Map's input) and the write (`$$.Map.Item.Value`), as AWS
     // documents ItemSelector: https://docs.aws.amazon.com/step-functions/latest/dg/input-output-itemselector.html
     const plan = new sfn.Pass(this, 'Writes', {
-      result: sfn.Result.fromArray(writes.map((w) => ({ offset: String(w.dayOffset), types: typesFilter(w) }))),
+      result: sfn.Result.fromArray(writes.map((w) => ({ offset: String(w.dayOffset), types: typesFilter(table, w) }))),
       resultPath: '$.writes',
     });
     const eachWrite = new sfn.Map(this, 'EachWrite', {
