@@ -1,7 +1,9 @@
 """Parses every generated Athena statement with sqlglot's `athena` dialect (Trino SQL for
 queries and views, Hive DDL for external tables): `just sql-check`, part of `just test`.
 
-Run from the repository root: `python3 glue-schema/check_athena_sql.py`. Exits non-zero,
+Run from the repository root: `python3 glue-schema/check_athena_sql.py [FILE ...]`; each FILE
+(e.g. the CDK's curated-job statements, printed by infra-cdk/scripts/curated-sql.ts) is
+parsed too. Exits non-zero,
 naming the file and sqlglot's message, when a file does not parse; a known-broken statement is
 parsed first so that a parser that accepts anything cannot pass the check.
 """
@@ -36,14 +38,16 @@ def main():
     files = sorted(ROOT.rglob("*.sql"))
     if not files:
         sys.exit(f"sql-check: no .sql files under {ROOT}")
+    extra = [pathlib.Path(a).resolve() for a in sys.argv[1:]]
     failed = 0
-    for f in files:
+    for f in files + extra:
         try:
             parse(f.read_text(encoding="utf-8"))
-        except ParseError as e:
+        except (ParseError, OSError) as e:
             failed += 1
-            print(f"sql-check: {f.relative_to(ROOT.parent.parent)}: {str(e).splitlines()[0]}", file=sys.stderr)
-    print(f"sql-check: {len(files) - failed} of {len(files)} files under glue-schema/athena/ parse as Athena SQL (sqlglot {sqlglot.__version__})")
+            print(f"sql-check: {f}: {str(e).splitlines()[0]}", file=sys.stderr)
+    print(f"sql-check: {len(files) + len(extra) - failed} of {len(files) + len(extra)} files parse as Athena SQL "
+          f"({len(files)} under glue-schema/athena/, {len(extra)} more; sqlglot {sqlglot.__version__})")
     sys.exit(1 if failed else 0)
 
 
