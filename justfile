@@ -135,13 +135,12 @@ fmt:
 docs-check:
     python3 bench/check_docs.py
 
-# Every generated Athena statement (glue-schema/athena/, and the CDK's curated-job CREATE TABLE
-# and MERGE) parses with sqlglot's Athena dialect
+# Every generated Athena statement (glue-schema/athena/, and the CDK's curated-job CREATE TABLE,
+# ADD COLUMNS, MERGE and UPDATE) parses with sqlglot's Athena dialect
 sql-check: cdk-deps
     python3 -c 'import sqlglot, sys; sys.exit(sqlglot.__version__ != "30.31.0")' 2>/dev/null || pip install --quiet sqlglot==30.31.0
-    mkdir -p target
-    cd infra-cdk && node --import tsx scripts/curated-sql.ts > ../target/curated-job.sql
-    python3 glue-schema/check_athena_sql.py target/curated-job.sql
+    cd infra-cdk && node --import tsx scripts/curated-sql.ts ../target/curated-job
+    python3 glue-schema/check_athena_sql.py target/curated-job/*.sql
 
 # Check formatting
 fmt-check:

@@ -102,9 +102,15 @@ pub async fn session(tables: &LakeTables, table: &Table) -> Result<SessionContex
         .await
         .map_err(lake_error)?;
     if let Some(curated) = &tables.curated {
-        ctx.register_listing_table(&format!("{}_curated", table.name), curated, options, Some(schema), None)
-            .await
-            .map_err(lake_error)?;
+        ctx.register_listing_table(
+            &eventlake_glue_schema::athena::curated_table_name(table),
+            curated,
+            options,
+            Some(schema),
+            None,
+        )
+        .await
+        .map_err(lake_error)?;
     }
     // The very view Athena gets, from the generated SQL, minus the database qualifier.
     let view = eventlake_glue_schema::athena::events_unique(table).replace(&format!("{}.", table.database), "");

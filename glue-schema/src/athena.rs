@@ -1,8 +1,9 @@
 //! The Athena SQL generated from the table and the catalog: the raw table DDL, the
-//! deduplicated `events_unique` view, one typed view per event, and a cookbook of analyst
-//! queries. Committed under `glue-schema/athena/` (regenerate with `just schema`); a test
+//! deduplicated `events_unique` view, one typed view per event (over the curated and the raw
+//! table), the curated table's typed columns, and a cookbook of analyst queries. Committed under `glue-schema/athena/` (regenerate with `just schema`); a test
 //! fails when the committed files drift from `table.json` and `catalog.json`.
 
+use crate::catalog::VIEW_COMMON_COLUMNS;
 use crate::{Catalog, EventDef, HiveType, Table};
 
 /// The placeholder for the lake bucket in the generated DDL (the CDK stack fills it in).
@@ -13,7 +14,8 @@ pub const BUCKET_PLACEHOLDER: &str = "EVENTLAKE_BUCKET";
 pub struct SqlFile {
     /// Path below `glue-schema/athena/`, e.g. `views/events_unique.sql`.
     pub path: String,
-    /// The file's text: a comment header and one statement ending in `;`.
+    /// The file's text: a comment header and one statement ending in `;` (or, for
+    /// [`crate::curated::COLUMNS_FILE`], the curated table's typed columns as JSON).
     pub text: String,
 }
 
@@ -153,39 +155,56 @@ pub fn events_unique(table: &Table) -> String {
     )
 }
 
-/// The typed view of one event: common columns, each catalog field extracted from `payload`
-/// with its type, and `payload` itself; duplicates removed.
+/// Name of the curated Iceberg table of `table` (`events_curated`).
+pub fn curated_table_name(table: &Table) -> String {
+    format!("{}_curated", table.name)
+}
+
+/// The typed view of one event, in Athena's SQL: see [`typed_view_in`].
 pub fn typed_view(table: &Table, event: &EventDef) -> String {
-    let mut cols: Vec<String> = [
-        "event_uuid",
-        "event_name",
-        "created_at",
-        "created_datetime",
-        "event_type",
-        "event_subtype",
-        "created_date",
-    ]
-    .iter()
-    .map(|c| format!("  {c}"))
-    .collect();
-    for f in &event.fields {
-        cols.push(format!(
-            "  {} AS \"{}\"",
-            field_expression(&f.name, &f.hive_type()),
-            f.name
-        ));
-    }
-    cols.push("  payload".into());
+    typed_view_in(Dialect::Athena, table, event)
+}
+
+/// The typed view of one event: the common columns, each catalog field as a typed column, and
+/// `payload`; duplicates removed. The days the curated table holds for the event's type come
+/// from it (its typed columns, filled with the same expressions by the daily job or `eventlake
+/// compact`); every other day from the raw table, each field read from `payload`. A day is
+/// read from one side only, so no row is doubled or missing at the boundary, wherever it is.
+/// Athena's is database-qualified; the local one names the session's tables.
+pub fn typed_view_in(dialect: Dialect, table: &Table, event: &EventDef) -> String {
+    let db = match dialect {
+        Dialect::Athena => format!("{}.", table.database),
+        Dialect::Local => String::new(),
+    };
+    let curated = format!("{db}{}", curated_table_name(table));
     let event_type = event.name.split(':').next().unwrap_or_default();
+    let columns = |typed: &dyn Fn(&crate::FieldDef) -> String| {
+        // The common columns, `payload` last.
+        let (payload, leading) = VIEW_COMMON_COLUMNS.split_last().expect("common columns");
+        let mut cols: Vec<String> = leading.iter().map(|c| format!("  {c}")).collect();
+        cols.extend(event.fields.iter().map(|f| format!("  {}", typed(f))));
+        cols.push(format!("  {payload}"));
+        cols.join(",\n")
+    };
+    let from_curated = columns(&|f| format!("\"{}\"", f.name));
+    let from_raw = columns(&|f| {
+        format!(
+            "{} AS \"{}\"",
+            field_expression_in(dialect, &f.name, &f.hive_type()),
+            f.name
+        )
+    });
+    let header = match dialect {
+        Dialect::Athena => HEADER,
+        Dialect::Local => "",
+    };
     format!(
-        "{HEADER}-- {name}: {description}\nCREATE OR REPLACE VIEW {db}.{view} AS\nSELECT\n{cols}\nFROM (\n  SELECT *, {window} AS row_in_key\n  FROM {db}.{table}\n  WHERE event_type = {et} AND event_name = {en}\n) AS numbered\nWHERE row_in_key = 1;\n",
+        "{header}-- {name}: {description}\n-- Days the curated table holds come from its typed columns; the other days from the raw table\n-- through the payload. Filter on created_date to read only the days you need.\nCREATE OR REPLACE VIEW {db}{view} AS\nSELECT\n{from_curated}\nFROM {curated}\nWHERE event_type = {et} AND event_name = {en}\nUNION ALL\nSELECT\n{from_raw}\nFROM (\n  SELECT *, {window} AS row_in_key\n  FROM {db}{raw}\n  WHERE event_type = {et} AND event_name = {en}\n    AND created_date NOT IN (SELECT DISTINCT created_date FROM {curated} WHERE event_type = {et})\n) AS numbered\nWHERE row_in_key = 1;\n",
         name = event.name,
         description = event.description,
         window = table.duplicates.window_sql(),
-        db = table.database,
         view = event.view_name(),
-        cols = cols.join(",\n"),
-        table = table.name,
+        raw = table.name,
         et = quote(event_type),
         en = quote(&event.name),
     )
@@ -260,6 +279,10 @@ pub fn generate(table: &Table, catalog: &Catalog) -> Vec<SqlFile> {
             text: typed_view(table, e),
         });
     }
+    files.push(SqlFile {
+        path: crate::curated::COLUMNS_FILE.into(),
+        text: crate::curated::columns_json(catalog),
+    });
     for (name, text) in cookbook(table) {
         files.push(SqlFile {
             path: format!("queries/{name}"),

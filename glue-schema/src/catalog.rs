@@ -12,7 +12,8 @@ use crate::{is_event_type, is_hive_identifier, HiveType};
 /// The text of `glue-schema/catalog.json`, as compiled into this crate.
 pub const CATALOG_JSON: &str = include_str!("../catalog.json");
 
-/// Columns every typed view has before the payload fields; a field may not reuse these names.
+/// Columns every typed view has, in order, with the payload fields between `created_date` and
+/// `payload` (the last); a field may not reuse these names.
 pub const VIEW_COMMON_COLUMNS: [&str; 8] = [
     "event_uuid",
     "event_name",

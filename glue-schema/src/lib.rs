@@ -9,6 +9,7 @@
 
 pub mod athena;
 pub mod catalog;
+pub mod curated;
 pub mod field_drift;
 pub mod window;
 

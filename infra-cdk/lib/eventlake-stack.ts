@@ -4,13 +4,13 @@ import { Construct } from 'constructs';
 import { retentionDays, type StageConfig } from './config';
 import { AthenaLayer } from './constructs/athena-layer';
 import { CuratedCompaction } from './constructs/curated-compaction';
-import { createCuratedTable, curatedTableName } from './curated-sql';
+import { createCuratedTable, typedColumnDefinitions, curatedTableName } from './curated-sql';
 import { EventDelivery } from './constructs/event-delivery';
 import { LakeCatalog } from './constructs/lake-catalog';
 import { LakeStorage } from './constructs/lake-storage';
 import { PipelineMonitoring } from './constructs/pipeline-monitoring';
 import { TRANSFORM_METRICS_NAMESPACE, TransformFunction } from './constructs/transform-function';
-import { type LakeSchema, loadLakeSchema } from './schema';
+import { BUCKET_PLACEHOLDER, type LakeSchema, loadLakeSchema } from './schema';
 
 /** Props of {@link EventlakeStack}. */
 export interface EventlakeStackProps extends StackProps {
@@ -91,10 +91,12 @@ export class EventlakeStack extends Stack {
         {
           name: curatedTableName(def),
           kind: 'table',
-          sql: createCuratedTable(def, def.database, `s3://${this.storage.lakeBucket.bucketName}/${def.storage.curatedPrefix}`),
+          sql: createCuratedTable(def, schema.typedColumns, def.database, `s3://${BUCKET_PLACEHOLDER}/${def.storage.curatedPrefix}`),
+          columns: typedColumnDefinitions(schema.typedColumns),
         },
         ...schema.namedQueries.filter((q) => q.kind === 'view').map((q) => ({ name: q.name, kind: 'view' as const, sql: q.sql })),
       ],
+      substitutions: { [BUCKET_PLACEHOLDER]: this.storage.lakeBucket.bucketName },
       lakeBucket: this.storage.lakeBucket,
       readPrefixes: [def.storage.eventsPrefix],
       writePrefixes: [def.storage.curatedPrefix],
@@ -135,6 +137,7 @@ export class EventlakeStack extends Stack {
       namePrefix,
       tableDefinition: schema.table,
       eventTypes: schema.eventTypes,
+      typedColumns: schema.typedColumns,
       databaseName: this.catalog.databaseName,
       workGroupName: namePrefix,
       lakeBucket: this.storage.lakeBucket,

@@ -5,6 +5,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+/**
+ * The lake bucket's placeholder in generated SQL (`athena::BUCKET_PLACEHOLDER` of the Rust
+ * generator; a test compares them): the deploy puts the bucket's name there.
+ */
+export const BUCKET_PLACEHOLDER = 'EVENTLAKE_BUCKET';
+
 /** The repository's `glue-schema/` folder. */
 export const GLUE_SCHEMA_DIR = path.resolve(__dirname, '..', '..', 'glue-schema');
 
@@ -74,6 +80,23 @@ export interface TableDefinition {
   };
 }
 
+/**
+ * One typed column of the curated table, as `eventlake schema generate` writes them to
+ * `glue-schema/athena/curated-columns.json` from the catalog (issue #19).
+ */
+export interface TypedColumn {
+  /** Column name: the payload field's name. */
+  readonly name: string;
+  /** The field's Hive type (one type per field name across the catalog). */
+  readonly type: string;
+  /** The column's comment. */
+  readonly comment: string;
+  /** The events whose catalog has the field. */
+  readonly events: readonly string[];
+  /** The Athena expression that fills it from a raw row: the typed views' reading, NULL for other events. */
+  readonly athena: string;
+}
+
 /** The table, with the event types of the catalog. */
 export interface LakeSchema {
   /** The table definition. */
@@ -82,9 +105,11 @@ export interface LakeSchema {
   readonly eventTypes: string[];
   /** Generated Athena SQL (`glue-schema/athena/{views,queries}`): name → statement. */
   readonly namedQueries: { readonly name: string; readonly kind: 'view' | 'query'; readonly sql: string }[];
+  /** The curated table's typed columns (`glue-schema/athena/curated-columns.json`), sorted by name. */
+  readonly typedColumns: readonly TypedColumn[];
 }
 
-/** Reads and checks `table.json`, `catalog.json` and the generated SQL under `dir`. */
+/** Reads and checks `table.json`, `catalog.json` and the generated SQL and column list under `dir`. */
 export function loadLakeSchema(dir: string = GLUE_SCHEMA_DIR): LakeSchema {
   const table = JSON.parse(fs.readFileSync(path.join(dir, 'table.json'), 'utf8')) as TableDefinition;
   for (const key of table.partitionKeys) {
@@ -108,7 +133,12 @@ export function loadLakeSchema(dir: string = GLUE_SCHEMA_DIR): LakeSchema {
       namedQueries.push({ name: file.replace(/\.sql$/, ''), kind, sql: fs.readFileSync(path.join(folderPath, file), 'utf8') });
     }
   }
-  return { table, eventTypes, namedQueries };
+  const typedColumns = (JSON.parse(fs.readFileSync(path.join(dir, 'athena', 'curated-columns.json'), 'utf8')) as { columns: TypedColumn[] }).columns;
+  const clash = typedColumns.find((c) => [...table.columns, ...table.partitionKeys].some((k) => k.name === c.name));
+  if (clash) {
+    throw new Error(`glue-schema/athena/curated-columns.json: typed column ${clash.name} is a column of the table`);
+  }
+  return { table, eventTypes, namedQueries, typedColumns };
 }
 
 /**

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type AthenaApi, type LayerEvent, onEvent, plan } from '../lib/athena-layer/handler';
-import { executionOrder, type LayerStatement, statementText, withDependencies } from '../lib/athena-layer/statements';
+import { type AthenaApi, type LayerEvent, onEvent, plan, type StatementSource } from '../lib/athena-layer/handler';
+import { digestOf, executionOrder, type LayerStatement, statementText, withDependencies } from '../lib/athena-layer/statements';
 
 /** An Athena that records what it is asked and answers from a script. */
 class FakeAthena implements AthenaApi {
@@ -20,6 +20,15 @@ class FakeAthena implements AthenaApi {
     this.started.push({ sql, database, workGroup });
     return `q${this.started.length - 1}`;
   }
+  /** Column names of the tables, as Glue would list them. */
+  readonly tables = new Map<string, string[]>();
+  async tableColumns(database: string, table: string): Promise<string[]> {
+    const columns = this.tables.get(`${database}.${table}`);
+    if (!columns) {
+      throw Object.assign(new Error(`Table ${table} not found`), { name: 'EntityNotFoundException' });
+    }
+    return columns;
+  }
   async queryState(id: string): Promise<{ state: string; reason?: string }> {
     const n = this.polls.get(id) ?? 0;
     this.polls.set(id, n + 1);
@@ -37,12 +46,25 @@ const layer = withDependencies('eventlake', [
   { name: 'page_daily', kind: 'view', sql: 'CREATE OR REPLACE VIEW eventlake.page_daily AS SELECT * FROM eventlake.page_viewed' },
 ]);
 
-const props = (statements: LayerStatement[] = layer, database = 'eventlake') => ({
-  Database: database,
-  SourceDatabase: 'eventlake',
-  WorkGroup: 'eventlake-dev',
-  Statements: statements,
-});
+/** The statements objects "uploaded" so far, by key, as the asset bucket would hold them. */
+const objects = new Map<string, LayerStatement[]>();
+const source: StatementSource = async (bucket, key) => {
+  assert.equal(bucket, 'cdk-assets');
+  return JSON.parse(JSON.stringify(objects.get(key)));
+};
+
+const props = (statements: LayerStatement[] = layer, database = 'eventlake', substitutions: Record<string, string> = {}) => {
+  const key = `${digestOf({ name: '', kind: 'view', sql: JSON.stringify(statements), dependsOn: [] }).sha256}.json`;
+  objects.set(key, statements);
+  return {
+    Database: database,
+    SourceDatabase: 'eventlake',
+    WorkGroup: 'eventlake-dev',
+    Statements: statements.map(digestOf),
+    StatementsObject: { Bucket: 'cdk-assets', Key: key },
+    Substitutions: substitutions,
+  };
+};
 
 const create: LayerEvent = { RequestType: 'Create', ResourceProperties: props() };
 
@@ -51,7 +73,7 @@ describe('Athena layer handler', () => {
     assert.deepEqual(layer.find((s) => s.name === 'page_daily')?.dependsOn, ['page_viewed']);
     assert.deepEqual(layer.find((s) => s.name === 'events_unique')?.dependsOn, [], 'the raw table is not part of the layer');
     const athena = new FakeAthena();
-    await onEvent(create, athena, { ...noSleep, concurrency: 8 });
+    await onEvent(create, athena, source, { ...noSleep, concurrency: 8 });
     const order = athena.started.map((q) => /eventlake\.(\w+)/.exec(q.sql)![1]);
     assert.equal(order.length, 4);
     assert.ok(order.indexOf('events_unique') < order.indexOf('page_viewed'));
@@ -77,7 +99,7 @@ describe('Athena layer handler', () => {
   it('waits for every query to finish before the next wave starts', async () => {
     const athena = new FakeAthena(() => ({ states: ['QUEUED', 'RUNNING', 'RUNNING', 'SUCCEEDED'] }));
     const sleeps: number[] = [];
-    await onEvent(create, athena, { sleep: async (ms) => void sleeps.push(ms) });
+    await onEvent(create, athena, source, { sleep: async (ms) => void sleeps.push(ms) });
     for (const [id, n] of athena.polls) {
       assert.equal(n, 4, `${id} polled until it succeeded`);
     }
@@ -88,24 +110,24 @@ describe('Athena layer handler', () => {
     const athena = new FakeAthena((sql) =>
       sql.includes('VIEW eventlake.page_viewed') ? { states: ['FAILED'], reason: "line 1:8: Column 'x' cannot be resolved" } : { states: ['SUCCEEDED'] },
     );
-    await assert.rejects(onEvent(create, athena, noSleep), /page_viewed: Athena query q\d FAILED: line 1:8: Column 'x' cannot be resolved/);
+    await assert.rejects(onEvent(create, athena, source, noSleep), /page_viewed: Athena query q\d FAILED: line 1:8: Column 'x' cannot be resolved/);
     assert.ok(!athena.started.some((q) => q.sql.includes('page_daily')));
   });
 
   it('gives up when the Lambda is about to time out, naming the query', async () => {
     const athena = new FakeAthena(() => ({ states: ['RUNNING'] }));
-    await assert.rejects(onEvent(create, athena, { ...noSleep, remainingMs: () => 5_000 }), /still RUNNING when the handler ran out of time/);
+    await assert.rejects(onEvent(create, athena, source, { ...noSleep, remainingMs: () => 5_000 }), /still RUNNING when the handler ran out of time/);
   });
 
   it('retries a throttled start', async () => {
     const athena = new FakeAthena(undefined, 3);
-    await onEvent(create, athena, noSleep);
+    await onEvent(create, athena, source, noSleep);
     assert.equal(athena.started.length, 4);
   });
 
   it('re-qualifies every name to the stage database and runs in its workgroup', async () => {
     const athena = new FakeAthena();
-    await onEvent({ RequestType: 'Create', ResourceProperties: props(layer, 'eventlake_dev') }, athena, noSleep);
+    await onEvent({ RequestType: 'Create', ResourceProperties: props(layer, 'eventlake_dev') }, athena, source, noSleep);
     for (const q of athena.started) {
       assert.equal(q.database, 'eventlake_dev');
       assert.equal(q.workGroup, 'eventlake-dev');
@@ -121,7 +143,7 @@ describe('Athena layer handler', () => {
     const changed = layer
       .filter((s) => s.name !== 'page_daily')
       .map((s) => (s.name === 'page_viewed' ? { ...s, sql: `${s.sql} WHERE 1 = 1` } : s));
-    const out = await onEvent({ ...same, ResourceProperties: props(changed) }, athena, noSleep);
+    const out = await onEvent({ ...same, ResourceProperties: props(changed) }, athena, source, noSleep);
     assert.deepEqual(
       athena.started.map((q) => q.sql),
       [`${layer[2].sql} WHERE 1 = 1`, 'DROP VIEW IF EXISTS eventlake.page_daily'],
@@ -136,6 +158,7 @@ describe('Athena layer handler', () => {
     const out = await onEvent(
       { RequestType: 'Update', ResourceProperties: props(layer, 'lake_b'), OldResourceProperties: props(), PhysicalResourceId: 'athena-layer:eventlake' },
       athena,
+      source,
       noSleep,
     );
     assert.equal(athena.started.length, 4);
@@ -144,12 +167,53 @@ describe('Athena layer handler', () => {
 
   it('leaves everything alone on delete', async () => {
     const athena = new FakeAthena();
-    const out = await onEvent({ RequestType: 'Delete', ResourceProperties: props(), PhysicalResourceId: 'athena-layer:eventlake' }, athena, noSleep);
+    const out = await onEvent({ RequestType: 'Delete', ResourceProperties: props(), PhysicalResourceId: 'athena-layer:eventlake' }, athena, source, noSleep);
     assert.equal(athena.started.length, 0);
     assert.equal(out.PhysicalResourceId, 'athena-layer:eventlake');
   });
 
   it('sends one statement without comments or the trailing semicolon', () => {
     assert.equal(statementText('-- generated\n-- note\nCREATE VIEW db.v AS\nSELECT 1;\n'), 'CREATE VIEW db.v AS\nSELECT 1');
+  });
+
+  it('adds the columns a growing table lacks after its CREATE, and nothing when it has them all', async () => {
+    const columns = [
+      { name: 'id', ddl: '`id` string' },
+      { name: 'amount', ddl: "`amount` decimal(12,2) COMMENT 'typed'" },
+      { name: 'percent', ddl: '`percent` int' },
+    ];
+    const statements = withDependencies('eventlake', [
+      { name: 'events_curated', kind: 'table', sql: 'CREATE TABLE IF NOT EXISTS eventlake.events_curated (id string)', columns },
+    ]);
+    const athena = new FakeAthena();
+    athena.tables.set('stage_db.events_curated', ['ID']);
+    await onEvent({ RequestType: 'Create', ResourceProperties: props(statements, 'stage_db') }, athena, source, noSleep);
+    assert.deepEqual(athena.started.map((q) => q.sql), [
+      'CREATE TABLE IF NOT EXISTS stage_db.events_curated (id string)',
+      "ALTER TABLE stage_db.events_curated ADD COLUMNS (`amount` decimal(12,2) COMMENT 'typed', `percent` int)",
+    ]);
+    const again = new FakeAthena();
+    again.tables.set('stage_db.events_curated', ['id', 'amount', 'percent']);
+    await onEvent({ RequestType: 'Create', ResourceProperties: props(statements, 'stage_db') }, again, source, noSleep);
+    assert.equal(again.started.length, 1, 'a table with every column gets no ALTER');
+  });
+
+  it('reads the statements from their object, fills the placeholders, and refuses an object that is not the one deployed', async () => {
+    const statements = withDependencies('eventlake', [
+      { name: 'events_curated', kind: 'table', sql: "CREATE TABLE IF NOT EXISTS eventlake.events_curated (x int) LOCATION 's3://EVENTLAKE_BUCKET/curated/'" },
+    ]);
+    const athena = new FakeAthena();
+    const p = props(statements, 'eventlake', { EVENTLAKE_BUCKET: 'lake-123' });
+    await onEvent({ RequestType: 'Create', ResourceProperties: p }, athena, source, noSleep);
+    assert.deepEqual(athena.started.map((q) => q.sql), ["CREATE TABLE IF NOT EXISTS eventlake.events_curated (x int) LOCATION 's3://lake-123/curated/'"]);
+    // A new bucket name runs the statements again, though their text did not change.
+    const moved = { RequestType: 'Update' as const, ResourceProperties: props(statements, 'eventlake', { EVENTLAKE_BUCKET: 'lake-456' }), OldResourceProperties: p };
+    assert.deepEqual(plan(moved).run, ['events_curated']);
+    // An object whose statement differs from the digest CloudFormation sent is refused.
+    const tampered = { ...p, Statements: p.Statements.map((d) => ({ ...d, sha256: '0'.repeat(64) })) };
+    await assert.rejects(
+      onEvent({ RequestType: 'Create', ResourceProperties: tampered }, new FakeAthena(), source, noSleep),
+      /statement events_curated is missing or is not the one deployed/,
+    );
   });
 });

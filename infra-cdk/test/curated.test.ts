@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   MAX_PARTITIONS_PER_WRITE,
+  MAX_QUERY_BYTES,
   createCuratedTable,
   curatedWrites,
   mergeIntoCurated,
@@ -12,7 +13,10 @@ import {
 } from '../lib/curated-sql';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { GLUE_SCHEMA_DIR, loadLakeSchema } from '../lib/schema';
+import { App, Stack } from 'aws-cdk-lib';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { CuratedCompaction } from '../lib/constructs/curated-compaction';
+import { GLUE_SCHEMA_DIR, loadLakeSchema, type TypedColumn } from '../lib/schema';
 import { only, template } from './helpers';
 
 const schema = loadLakeSchema();
@@ -34,7 +38,8 @@ describe('curated table job (Step Functions + Athena)', () => {
     const s = states();
     assert.equal(s.CheckInput.Type, 'Choice');
     assert.equal(s.CheckInput.Default, 'InvalidDate');
-    assert.equal(s.CheckInput.Choices[0].Next, 'Day');
+    assert.equal(s.CheckInput.Choices[1].Next, 'Day', 'a run without backfill');
+    assert.equal(s.CheckInput.Choices[0].Next, 'BackfillDay', 'a run with "backfill": true');
     const order = ['Day', 'Writes', 'CreateTable', 'EachWrite', 'Vacuum'];
     for (let i = 0; i + 1 < order.length; i++) {
       assert.equal(s[order[i]].Next, order[i + 1], `${order[i]} → ${order[i + 1]}`);
@@ -45,8 +50,12 @@ describe('curated table job (Step Functions + Athena)', () => {
     assert.equal(s.EachWrite.ItemsPath, '$.writes');
     const inner = s.EachWrite.ItemProcessor.States;
     assert.equal(s.EachWrite.ItemProcessor.StartAt, 'Merge');
-    assert.equal(inner.Merge.Next, 'Optimize');
+    assert.equal(inner.Merge.Next, 'Backfill');
+    assert.equal(inner.Backfill.Default, 'Optimize', 'a daily run merges and optimizes');
     assert.equal(inner.Optimize.End, true);
+    assert.equal(s.BackfillDay.Next, 'Writes');
+    assert.deepEqual(s.Day.Parameters.backfill, false);
+    assert.deepEqual(s.BackfillDay.Parameters.backfill, true);
     for (const [step, state] of [['CreateTable', s.CreateTable], ['Merge', inner.Merge], ['Optimize', inner.Optimize], ['Vacuum', s.Vacuum]]) {
       assert.match(state.Resource, /:states:::athena:startQueryExecution\.sync$/, `${step} waits for its query`);
       assert.equal(state.Parameters.WorkGroup, 'eventlake-prod');
@@ -58,7 +67,12 @@ describe('curated table job (Step Functions + Athena)', () => {
     const s = states();
     // prod's look-back is the default, 2: three writes, one per day, all types in each.
     assert.deepEqual(s.Writes.Result, [0, 1, 2].map((d) => ({ offset: String(d), types: '' })));
-    assert.deepEqual(s.EachWrite.ItemSelector, { 'day.$': '$.day', 'offset.$': '$$.Map.Item.Value.offset', 'types.$': '$$.Map.Item.Value.types' });
+    assert.deepEqual(s.EachWrite.ItemSelector, {
+      'day.$': '$.day',
+      'backfill.$': '$.backfill',
+      'offset.$': '$$.Map.Item.Value.offset',
+      'types.$': '$$.Map.Item.Value.types',
+    });
     // Any allowed look-back, with the catalog's types and with a catalog of 250 types.
     const many = Array.from({ length: 250 }, (_, i) => `type_${String(i).padStart(3, '0')}`);
     for (const types of [schema.eventTypes, many]) {
@@ -76,19 +90,21 @@ describe('curated table job (Step Functions + Athena)', () => {
   });
 
   it('numbers a date\'s rows over every type before taking a group\'s types, so the kept row is the same in any grouping', () => {
-    const sql = mergeIntoCurated(schema.table, 'eventlake');
+    const sql = mergeIntoCurated(schema.table, schema.typedColumns, 'eventlake');
     const numbered = sql.indexOf('AS row_in_key');
     const filtered = sql.indexOf('WHERE row_in_key = 1{types}');
     assert.ok(numbered > 0 && filtered > numbered, sql);
     assert.match(sql, /FROM eventlake\.events\n {4}WHERE created_date = CAST\(date '\{day\}' - INTERVAL '\{offset\}' DAY AS varchar\)\n/);
   });
 
-  it('creates an Iceberg table with the columns and partition keys of glue-schema/table.json', () => {
+  it('creates an Iceberg table with the columns of glue-schema/table.json, the typed columns, then the partition keys', () => {
     const sql: string = states().CreateTable.Parameters.QueryString;
     assert.match(sql, /^CREATE TABLE IF NOT EXISTS eventlake\.events_curated \(/);
-    const declared = [...sql.matchAll(/^ {2}(\w+) (\w+) COMMENT/gm)].map((m) => [m[1], m[2]]);
-    const expected = [...schema.table.columns, ...schema.table.partitionKeys].map((c) => [c.name, c.type]);
+    const declared = [...sql.matchAll(/^ {2}`(\w+)` ([\w<>(),]+) COMMENT/gm)].map((m) => [m[1], m[2]]);
+    const expected = [...schema.table.columns, ...schema.typedColumns, ...schema.table.partitionKeys].map((c) => [c.name, c.type]);
     assert.deepEqual(declared, expected);
+    assert.equal(schema.typedColumns.length, 97, "one typed column per field name of today's catalog");
+    assert.ok(declared.some(([n]) => n === 'percent'), 'a DDL reserved word, backquoted');
     assert.match(sql, /PARTITIONED BY \(event_type, created_date\)/);
     assert.match(sql, /LOCATION 's3:\/\/TOKEN\/curated\/'/);
     assert.match(sql, /'table_type' = 'ICEBERG'/);
@@ -115,7 +131,7 @@ describe('curated table job (Step Functions + Athena)', () => {
   });
 
   it('bounds the target by the write\'s date with constants, so Athena prunes the curated table', () => {
-    const sql = mergeIntoCurated(schema.table, 'eventlake');
+    const sql = mergeIntoCurated(schema.table, schema.typedColumns, 'eventlake');
     const on = sql.slice(sql.indexOf('\nON '), sql.indexOf('\nWHEN'));
     assert.match(on, /AND t\.created_date = CAST\(date '\{day\}' - INTERVAL '\{offset\}' DAY AS varchar\)$/);
     assert.deepEqual(slotsOf(sql).slots, ['day', 'offset', 'types', 'day', 'offset']);
@@ -139,8 +155,10 @@ describe('curated table job (Step Functions + Athena)', () => {
   });
 
   it('refuses a date that could break out of the SQL literal', () => {
-    const choice = states().CheckInput.Choices[0].And;
-    assert.deepEqual(choice[2], { Not: { Variable: '$.date', StringMatches: "*'*" } });
+    for (const choice of states().CheckInput.Choices) {
+      const valid = choice.Next === 'Day' ? choice.And : choice.And[0].And;
+      assert.deepEqual(valid[2], { Not: { Variable: '$.date', StringMatches: "*'*" } }, choice.Next);
+    }
   });
 
   it('runs daily from EventBridge Scheduler, passing the scheduled time', () => {
@@ -168,15 +186,66 @@ describe('curated table job (Step Functions + Athena)', () => {
 
   it('builds its SQL from any table definition (no copy of the columns)', () => {
     const renamed = { ...schema.table, name: 'things', columns: [{ name: 'id', type: 'string', comment: "it's" }] };
-    assert.match(createCuratedTable(renamed, 'db', 's3://b/curated/'), /CREATE TABLE IF NOT EXISTS db\.things_curated \(\n {2}id string COMMENT 'it''s',/);
-    assert.match(mergeIntoCurated(renamed, 'db'), /INSERT \(id, event_type, created_date\)/);
+    assert.match(createCuratedTable(renamed, [], 'db', 's3://b/curated/'), /CREATE TABLE IF NOT EXISTS db\.things_curated \(\n {2}`id` string COMMENT 'it''s',/);
+    assert.match(mergeIntoCurated(renamed, [], 'db'), /INSERT \(id, event_type, created_date\)/);
   });
 
   it('keys and orders the merge by the duplicate rule of table.json (no copy of the rule)', () => {
     const rekeyed = { ...schema.table, duplicates: { key: [{ column: 'id', ignoreCase: true }, { column: 'at' }], keep: ['rank'] } };
-    const sql = mergeIntoCurated(rekeyed, 'db');
+    const sql = mergeIntoCurated(rekeyed, [], 'db');
     assert.match(sql, /row_number\(\) OVER \(PARTITION BY created_date, lower\(id\), at ORDER BY rank\) AS row_in_key/);
     assert.match(sql, /ON t\.created_date = s\.created_date AND lower\(t\.id\) = lower\(s\.id\) AND t\.at = s\.at AND /);
     assert.doesNotMatch(sql, /event_uuid\)/);
+  });
+
+  it('fills each typed column with the generated expression, the typed views\' reading, and inserts it by name', () => {
+    const sql = mergeIntoCurated(schema.table, schema.typedColumns, 'eventlake');
+    const amount = schema.typedColumns.find((c) => c.name === 'amount')!;
+    assert.ok(sql.includes(`${amount.athena} AS "amount"`), 'the source computes the column from payload');
+    // The expression reads the field exactly as the event's typed view does.
+    const view = fs.readFileSync(path.join(GLUE_SCHEMA_DIR, 'athena', 'views', 'payment_order_completed.sql'), 'utf8');
+    const reading = /(TRY_CAST\(json_extract_scalar\(payload, '\$\.amount'\) AS DECIMAL\(12,2\)\)) AS "amount"/.exec(view)![1];
+    assert.ok(amount.athena.endsWith(`THEN ${reading} END`), amount.athena);
+    assert.ok(amount.athena.includes("'payment:order:completed'"));
+    const insert = /INSERT \((.*)\)\nVALUES \((.*)\)$/.exec(sql)!;
+    const names = insert[1].split(', ');
+    assert.equal(names.length, schema.table.columns.length + schema.table.partitionKeys.length + schema.typedColumns.length);
+    assert.deepEqual(insert[2].split(', '), names.map((n) => `s.${n}`));
+    assert.ok(names.includes('"percent"'));
+  });
+
+  it('backfills typed columns write by write with the same expressions, when started with "backfill": true', () => {
+    const s = states();
+    const inner = s.EachWrite.ItemProcessor.States;
+    assert.deepEqual(inner.Backfill.Choices, [{ Variable: '$.backfill', BooleanEquals: true, Next: 'SetTypedColumns' }]);
+    assert.equal(inner.SetTypedColumns.Next, 'Optimize');
+    const update: string = inner.SetTypedColumns.Parameters['QueryString.$'];
+    assert.match(update, /^States\.Format\('UPDATE eventlake\.events_curated\nSET "achievement" = CASE WHEN/);
+    for (const c of schema.typedColumns) {
+      assert.ok(update.includes(`"${c.name}" = ${c.athena.replace(/'/g, "\\'")}`), `sets ${c.name} with the MERGE's expression`);
+    }
+    assert.match(update, /WHERE created_date = CAST\(date \\'\{\}\\' - INTERVAL \\'\{\}\\' DAY AS varchar\)\{\}'/);
+    assert.deepEqual(s.CheckInput.Choices[0].And[1], { And: [{ Variable: '$.backfill', IsPresent: true }, { Variable: '$.backfill', BooleanEquals: true }] });
+  });
+
+  it('keeps every query under Athena\'s 262,144 bytes, checked at synth', () => {
+    const sql = mergeIntoCurated(schema.table, schema.typedColumns, 'eventlake');
+    assert.ok(Buffer.byteLength(sql) < MAX_QUERY_BYTES / 4, `MERGE is ${Buffer.byteLength(sql)} bytes`);
+    const huge = [{ name: 'big', type: 'string', comment: 'c', events: [], athena: `'${'x'.repeat(MAX_QUERY_BYTES)}'` }];
+    const job = (typedColumns: TypedColumn[]) => {
+      const stack = new Stack(new App());
+      new CuratedCompaction(stack, 'Curated', {
+        namePrefix: 't',
+        tableDefinition: schema.table,
+        eventTypes: schema.eventTypes,
+        typedColumns,
+        databaseName: 'eventlake',
+        workGroupName: 't',
+        lakeBucket: new s3.Bucket(stack, 'Lake'),
+        queryResultsBucket: new s3.Bucket(stack, 'Results'),
+      });
+    };
+    assert.doesNotThrow(() => job([...schema.typedColumns]));
+    assert.throws(() => job(huge), /a query is \d+ bytes, over Athena's 262144/);
   });
 });

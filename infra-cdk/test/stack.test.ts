@@ -7,8 +7,9 @@ import { errorOutputPrefix } from '../lib/constructs/event-delivery';
 import { OUTSIDE_LAKE_WINDOW_REASON, TRANSFORM_METRIC } from '../lib/constructs/pipeline-monitoring';
 import { TRANSFORM_METRICS_NAMESPACE, WORKSPACE_DIR } from '../lib/constructs/transform-function';
 import { LAKE_DATE_RANGE_ENV } from '../lib/lake-window';
-import { GLUE_SCHEMA_DIR, loadLakeSchema } from '../lib/schema';
-import { only, template } from './helpers';
+import { BUCKET_PLACEHOLDER, GLUE_SCHEMA_DIR, loadLakeSchema } from '../lib/schema';
+import { digestOf, type LayerStatement } from '../lib/athena-layer/statements';
+import { only, synthStage, template } from './helpers';
 
 const dev = () => template('dev');
 const prod = () => template('prod');
@@ -324,6 +325,11 @@ describe('the lake window', () => {
     assert.equal(env(t), '2015-01-01,NOW+2DAYS');
   });
 
+  it("fills the generated SQL's bucket placeholder, the one the Rust generator writes", () => {
+    const athenaRs = fs.readFileSync(path.join(GLUE_SCHEMA_DIR, 'src', 'athena.rs'), 'utf8');
+    assert.match(athenaRs, new RegExp(`pub const BUCKET_PLACEHOLDER: &str = "${BUCKET_PLACEHOLDER}";`));
+  });
+
   it('uses the variable name the transform reads', () => {
     const handlerRs = fs.readFileSync(path.join(WORKSPACE_DIR, 'transform', 'src', 'handler.rs'), 'utf8');
     assert.match(handlerRs, new RegExp(`pub const LAKE_DATE_RANGE_ENV: &str = "${LAKE_DATE_RANGE_ENV}";`));
@@ -334,7 +340,14 @@ describe('the Athena layer, created at deploy', () => {
   const layer = (t = prod()) => only(t, 'Custom::EventlakeAthenaLayer');
 
   it('runs every generated view and the curated table, each as one statement', () => {
-    const statements = layer().props.Statements as { name: string; kind: string; sql: string; dependsOn: string[] }[];
+    const { app, stack } = synthStage('prod');
+    // The SQL is in the asset the deploy uploads and the handler reads; the template carries
+    // each statement's digest.
+    const statements = JSON.parse(fs.readFileSync(path.join(app.outdir, stack.athenaLayer.statementsAsset.assetPath), 'utf8')) as LayerStatement[];
+    assert.deepEqual(statements, stack.athenaLayer.statements);
+    assert.deepEqual(layer().props.Statements, statements.map(digestOf));
+    assert.deepEqual(Object.keys(layer().props.StatementsObject), ['Bucket', 'Key']);
+    assert.deepEqual(Object.keys(layer().props.Substitutions), ['EVENTLAKE_BUCKET'], 'the lake bucket, filled in at deploy');
     const views = fs.readdirSync(path.join(GLUE_SCHEMA_DIR, 'athena', 'views')).map((f) => f.replace(/\.sql$/, ''));
     assert.deepEqual(statements.filter((s) => s.kind === 'view').map((s) => s.name).sort(), views.sort());
     assert.deepEqual(statements.filter((s) => s.kind === 'table').map((s) => s.name), ['events_curated']);

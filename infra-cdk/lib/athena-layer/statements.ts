@@ -3,6 +3,7 @@
  * the tables Athena (not CloudFormation) must create, as statements the custom resource runs in
  * dependency order. Shared by the construct (synth time) and the handler (deploy time).
  */
+import { createHash } from 'node:crypto';
 
 /** One statement of the layer. */
 export interface LayerStatement {
@@ -14,6 +15,58 @@ export interface LayerStatement {
   readonly sql: string;
   /** Names of the layer's other objects it reads: they run first. */
   readonly dependsOn: readonly string[];
+  /**
+   * For a table whose columns grow (the curated table's typed columns): every column, as a DDL
+   * definition. After the statement (`CREATE TABLE IF NOT EXISTS`, which leaves an existing
+   * table alone) the deploy adds the ones the table lacks ({@link addColumnsStatement}).
+   */
+  readonly columns?: readonly ColumnDefinition[];
+}
+
+/** One column of a table whose columns grow. */
+export interface ColumnDefinition {
+  /** The column name, as Glue holds it (lower case). */
+  readonly name: string;
+  /** Its DDL definition: `` `name` type COMMENT '…' ``. */
+  readonly ddl: string;
+}
+
+/**
+ * `ALTER TABLE <table> ADD COLUMNS (…)` of `columns`: for an Iceberg table a metadata-only
+ * change (https://docs.aws.amazon.com/athena/latest/ug/querying-iceberg-alter-table-add-columns.html).
+ */
+export function addColumnsStatement(table: string, columns: readonly ColumnDefinition[]): string {
+  return `ALTER TABLE ${table} ADD COLUMNS (${columns.map((c) => c.ddl).join(', ')})`;
+}
+
+/**
+ * What the custom resource's properties carry of a statement: its name, kind, dependencies
+ * and the SHA-256 of its SQL. The SQL itself is in the statements object the deploy uploads
+ * (an S3 asset), so the template stays small however many views the catalog makes; a changed
+ * digest is what makes CloudFormation send an update, and the handler run that statement again.
+ */
+export interface StatementDigest {
+  /** The object it defines. */
+  readonly name: string;
+  /** A view or a table. */
+  readonly kind: 'view' | 'table';
+  /** Names of the layer's other objects it reads. */
+  readonly dependsOn: readonly string[];
+  /** Hex SHA-256 of the statement as the object holds it (columns included). */
+  readonly sha256: string;
+}
+
+/** The digest of `s`: {@link StatementDigest}. */
+export function digestOf(s: LayerStatement): StatementDigest {
+  const sha256 = createHash('sha256')
+    .update(JSON.stringify([s.sql, s.columns ?? []]))
+    .digest('hex');
+  return { name: s.name, kind: s.kind, dependsOn: s.dependsOn, sha256 };
+}
+
+/** `sql` with each placeholder of `substitutions` (e.g. `EVENTLAKE_BUCKET`) replaced by its value. */
+export function substitute(sql: string, substitutions: Readonly<Record<string, string>>): string {
+  return Object.entries(substitutions).reduce((text, [from, to]) => text.split(from).join(to), sql);
 }
 
 /** `sql` without its `--` comment lines and trailing `;`: one statement as Athena takes it. */
@@ -37,7 +90,7 @@ function escaped(s: string): string {
  */
 export function withDependencies(
   database: string,
-  statements: readonly { name: string; kind: 'view' | 'table'; sql: string }[],
+  statements: readonly { name: string; kind: 'view' | 'table'; sql: string; columns?: readonly ColumnDefinition[] }[],
 ): LayerStatement[] {
   const names = new Set(statements.map((s) => s.name));
   if (names.size !== statements.length) {

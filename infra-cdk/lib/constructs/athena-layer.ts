@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { CustomResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { CustomResource, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -7,14 +7,20 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct, type IDependable } from 'constructs';
-import { type LayerStatement, statementText, withDependencies } from '../athena-layer/statements';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
+import { type ColumnDefinition, digestOf, type LayerStatement, statementText, withDependencies } from '../athena-layer/statements';
+import { MAX_QUERY_BYTES } from '../curated-sql';
 import { resourceLogicalId } from './logical-id';
 import { DEFAULTS, retentionDays } from '../config';
 
 /**
- * Largest size of the statements in the resource's properties. CloudFormation invokes the
- * provider asynchronously (at most 1 MB, https://docs.aws.amazon.com/lambda/latest/dg/API_Invoke.html)
- * and an update carries the old properties too: 400 KB keeps both with room to spare.
+ * Largest size of the statements' digests in the resource's properties. CloudFormation
+ * invokes the provider asynchronously (at most 1 MB, https://docs.aws.amazon.com/lambda/latest/dg/API_Invoke.html)
+ * and an update carries the old properties too: 400 KB keeps both with room to spare. (The
+ * SQL itself is in an S3 asset: ~250 KB for today's catalog, which would take more than half
+ * of CloudFormation's 460,800-byte template.)
  */
 export const MAX_STATEMENTS_BYTES = 400 * 1024;
 
@@ -28,8 +34,14 @@ export interface AthenaLayerProps {
   readonly sourceDatabaseName: string;
   /** Workgroup the queries run in (its result location and encryption apply). */
   readonly workGroupName: string;
-  /** The statements: views and tables, in any order (dependencies are read from the SQL). */
-  readonly statements: readonly { name: string; kind: 'view' | 'table'; sql: string }[];
+  /**
+   * The statements: views and tables, in any order (dependencies are read from the SQL). Their
+   * text is fixed at synth (it is uploaded as an asset): a deploy-time value goes in as a
+   * placeholder of `substitutions`.
+   */
+  readonly statements: readonly { name: string; kind: 'view' | 'table'; sql: string; columns?: readonly ColumnDefinition[] }[];
+  /** Placeholders in the statements and the (deploy-time) values the handler puts there. @default none */
+  readonly substitutions?: Readonly<Record<string, string>>;
   /** The lake bucket: Athena reads `readPrefixes` and writes `writePrefixes` of it. */
   readonly lakeBucket: s3.IBucket;
   /** Prefixes the statements read (e.g. `events/`). */
@@ -59,6 +71,8 @@ export class AthenaLayer extends Construct {
   readonly statements: LayerStatement[];
   /** The handler. */
   readonly handler: lambda.IFunction;
+  /** The statements as the deploy uploads them (an S3 asset the handler reads). */
+  readonly statementsAsset: s3assets.Asset;
 
   constructor(scope: Construct, id: string, props: AthenaLayerProps) {
     super(scope, id);
@@ -66,10 +80,27 @@ export class AthenaLayer extends Construct {
       props.sourceDatabaseName,
       props.statements.map((s) => ({ ...s, sql: statementText(s.sql) })),
     );
-    const size = Buffer.byteLength(JSON.stringify(this.statements));
-    if (size > MAX_STATEMENTS_BYTES) {
-      throw new Error(`AthenaLayer: the statements are ${size} bytes, over ${MAX_STATEMENTS_BYTES} (CloudFormation passes them to Lambda)`);
+    for (const s of this.statements) {
+      const bytes = Buffer.byteLength(s.sql, 'utf8');
+      if (bytes > MAX_QUERY_BYTES) {
+        throw new Error(`AthenaLayer: ${s.name} is ${bytes} bytes, over Athena's ${MAX_QUERY_BYTES} per query`);
+      }
     }
+    for (const s of this.statements) {
+      if (Token.isUnresolved(s.sql)) {
+        throw new Error(`AthenaLayer: ${s.name} holds a deploy-time value: put a placeholder there and its value in substitutions`);
+      }
+    }
+    const digests = this.statements.map(digestOf);
+    const size = Buffer.byteLength(JSON.stringify(digests));
+    if (size > MAX_STATEMENTS_BYTES) {
+      throw new Error(`AthenaLayer: the statements' digests are ${size} bytes, over ${MAX_STATEMENTS_BYTES} (CloudFormation passes them to Lambda)`);
+    }
+    // The statements as a file asset: `cdk deploy` uploads it to the bootstrap bucket under a
+    // name made of its content hash, so a changed statement is a changed object.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'eventlake-athena-layer-'));
+    fs.writeFileSync(path.join(dir, 'statements.json'), JSON.stringify(this.statements));
+    this.statementsAsset = new s3assets.Asset(this, 'Statements', { path: path.join(dir, 'statements.json') });
 
     const logGroup = new logs.LogGroup(this, 'Logs', {
       logGroupName: `/aws/lambda/${props.namePrefix}-athena-layer`,
@@ -106,6 +137,13 @@ export class AthenaLayer extends Construct {
       props.lakeBucket.grantReadWrite(role, `${prefix}*`);
     }
     props.queryResultsBucket.grantReadWrite(role);
+    // The statements object: this one object of the asset bucket.
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: [`arn:${stack.partition}:s3:::${this.statementsAsset.s3BucketName}/${this.statementsAsset.s3ObjectKey}`],
+      }),
+    );
 
     const fn = new nodejs.NodejsFunction(this, 'Handler', {
       functionName: `${props.namePrefix}-athena-layer`,
@@ -137,7 +175,9 @@ export class AthenaLayer extends Construct {
         Database: props.databaseName,
         SourceDatabase: props.sourceDatabaseName,
         WorkGroup: props.workGroupName,
-        Statements: this.statements,
+        Statements: digests,
+        StatementsObject: { Bucket: this.statementsAsset.s3BucketName, Key: this.statementsAsset.s3ObjectKey },
+        Substitutions: props.substitutions ?? {},
       },
     });
     for (const d of props.after) {

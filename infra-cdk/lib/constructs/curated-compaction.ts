@@ -12,8 +12,11 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import {
   MAX_PARTITIONS_PER_WRITE,
+  MAX_QUERY_BYTES,
+  backfillCurated,
   createCuratedTable,
   curatedTableName,
+  fillSlots,
   curatedWrites,
   mergeIntoCurated,
   optimizeCurated,
@@ -22,9 +25,17 @@ import {
   typesFilter,
   vacuumCurated,
 } from '../curated-sql';
-import type { TableDefinition } from '../schema';
+import type { TableDefinition, TypedColumn } from '../schema';
 import { resourceLogicalId } from './logical-id';
 import { DEFAULTS, retentionDays } from '../config';
+
+/** Throws when `sql` is over Athena's query size ({@link MAX_QUERY_BYTES}, UTF-8 bytes). */
+function checkQuerySize(sql: string): void {
+  const bytes = Buffer.byteLength(sql, 'utf8');
+  if (bytes > MAX_QUERY_BYTES) {
+    throw new Error(`CuratedCompaction: a query is ${bytes} bytes, over Athena's ${MAX_QUERY_BYTES}: ${sql.slice(0, 60)}…`);
+  }
+}
 
 /** Props of {@link CuratedCompaction}. */
 export interface CuratedCompactionProps {
@@ -34,6 +45,8 @@ export interface CuratedCompactionProps {
   readonly tableDefinition: TableDefinition;
   /** The catalog's event types (the raw table's `event_type` projection values). */
   readonly eventTypes: readonly string[];
+  /** The curated table's typed columns (`glue-schema/athena/curated-columns.json`). @default none: the table's columns only */
+  readonly typedColumns?: readonly TypedColumn[];
   /** Glue database of the raw and the curated table. */
   readonly databaseName: string;
   /** Athena workgroup the queries run in (its result location and encryption apply). */
@@ -61,7 +74,9 @@ export interface CuratedCompactionProps {
  * at most {@link MAX_PARTITIONS_PER_WRITE} event types: Athena's limit per write) MERGE its
  * raw rows into it (`WHEN NOT MATCHED THEN INSERT`) and OPTIMIZE (bin-pack) its files; then
  * VACUUM old snapshots. Start it by hand with `{"date":"yyyy-MM-dd"}` to backfill any day: every step
- * is idempotent. No servers; a failed run raises an alarm.
+ * is idempotent. `{"date":"yyyy-MM-dd","backfill":true}` also sets every typed column of the
+ * window's curated rows again from `payload` (after a catalog change added a column: the deploy
+ * adds it, empty, to the table). No servers; a failed run raises an alarm.
  */
 export class CuratedCompaction extends Construct {
   /** The state machine. */
@@ -90,6 +105,21 @@ export class CuratedCompaction extends Construct {
       throw new Error(`CuratedCompaction: a write would touch ${partitionsOf(over)} partitions (Athena allows ${MAX_PARTITIONS_PER_WRITE})`);
     }
 
+    const typed = props.typedColumns ?? [];
+    const merge = mergeIntoCurated(table, typed, db);
+    const optimize = optimizeCurated(table, db);
+    const backfill = typed.length > 0 ? backfillCurated(table, typed, db) : undefined;
+    const create = createCuratedTable(table, typed, db, location);
+    // Every query as Athena gets it, its slots filled for each write, under Athena's size limit.
+    for (const sql of [create, vacuumCurated(table, db)]) {
+      checkQuerySize(sql);
+    }
+    for (const w of writes) {
+      for (const sql of [merge, optimize, backfill ?? '']) {
+        checkQuerySize(fillSlots(sql, { day: '2026-12-31', offset: String(w.dayOffset), types: typesFilter(table, w) }));
+      }
+    }
+
     // A query whose SQL slots ({day}, {offset}, {types}) are filled from the state's input.
     const query = (id: string, sql: string) => {
       const { template, slots } = slotsOf(sql);
@@ -103,23 +133,25 @@ export class CuratedCompaction extends Construct {
       }).addRetry({ errors: ['Athena.TooManyRequestsException', 'Athena.InternalServerException'], maxAttempts: 5, backoffRate: 2 });
     };
 
-    // The day: from the schedule's time (2026-11-25T01:30:00Z) or a backfill's date.
-    const day = new sfn.Pass(this, 'Day', {
-      parameters: { 'day.$': "States.ArrayGetItem(States.StringSplit($.date, 'T'), 0)" },
-    });
     const invalid = new sfn.Fail(this, 'InvalidDate', {
       error: 'InvalidInput',
-      cause: 'Start with {"date":"yyyy-MM-dd"} (a schedule passes its time).',
+      cause: 'Start with {"date":"yyyy-MM-dd"} or {"date":"yyyy-MM-dd","backfill":true} (a schedule passes its time).',
     });
     const valid = sfn.Condition.and(
       sfn.Condition.isPresent('$.date'),
       sfn.Condition.stringMatches('$.date', '*-*-*'),
       sfn.Condition.not(sfn.Condition.stringMatches('$.date', "*'*")),
     );
+    // The day (and whether to backfill), from the input: a schedule's time
+    // (2026-11-25T01:30:00Z), or a date started by hand, with `"backfill": true` or not.
+    const day = (id: string, backfilled: boolean) =>
+      new sfn.Pass(this, id, {
+        parameters: { 'day.$': "States.ArrayGetItem(States.StringSplit($.date, 'T'), 0)", backfill: backfilled },
+      });
     // The writes, as the state machine's own data: the Map below runs them one after the
     // other (concurrent commits to one Iceberg table would conflict). Each iteration's input
-    // is the run's day (`$`, the Map's input) and the write (`$$.Map.Item.Value`), as AWS
-    // documents ItemSelector: https://docs.aws.amazon.com/step-functions/latest/dg/input-output-itemselector.html
+    // is the run's day and mode (`$`, the Map's input) and the write (`$$.Map.Item.Value`), as
+    // AWS documents ItemSelector: https://docs.aws.amazon.com/step-functions/latest/dg/input-output-itemselector.html
     const plan = new sfn.Pass(this, 'Writes', {
       result: sfn.Result.fromArray(writes.map((w) => ({ offset: String(w.dayOffset), types: typesFilter(table, w) }))),
       resultPath: '$.writes',
@@ -128,19 +160,30 @@ export class CuratedCompaction extends Construct {
       itemsPath: '$.writes',
       itemSelector: {
         'day.$': '$.day',
+        'backfill.$': '$.backfill',
         'offset.$': '$$.Map.Item.Value.offset',
         'types.$': '$$.Map.Item.Value.types',
       },
       maxConcurrency: 1,
       resultPath: sfn.JsonPath.DISCARD,
     });
-    eachWrite.itemProcessor(query('Merge', mergeIntoCurated(table, db)).next(query('Optimize', optimizeCurated(table, db))));
-    const steps = day
-      .next(plan)
-      .next(query('CreateTable', createCuratedTable(table, db, location)))
-      .next(eachWrite)
-      .next(query('Vacuum', vacuumCurated(table, db)));
-    const definition = new sfn.Choice(this, 'CheckInput').when(valid, steps).otherwise(invalid);
+    const optimizeWrite = query('Optimize', optimize);
+    const write = query('Merge', merge);
+    if (backfill) {
+      const setTyped = query('SetTypedColumns', backfill);
+      setTyped.next(optimizeWrite);
+      write.next(new sfn.Choice(this, 'Backfill').when(sfn.Condition.booleanEquals('$.backfill', true), setTyped).otherwise(optimizeWrite));
+    } else {
+      write.next(optimizeWrite);
+    }
+    eachWrite.itemProcessor(write);
+    plan.next(query('CreateTable', create)).next(eachWrite).next(query('Vacuum', vacuumCurated(table, db)));
+    const wantsBackfill = sfn.Condition.and(sfn.Condition.isPresent('$.backfill'), sfn.Condition.booleanEquals('$.backfill', true));
+    const choice = new sfn.Choice(this, 'CheckInput');
+    if (backfill) {
+      choice.when(sfn.Condition.and(valid, wantsBackfill), day('BackfillDay', true).next(plan));
+    }
+    const definition = choice.when(valid, day('Day', false).next(plan)).otherwise(invalid);
 
     const logGroup = new logs.LogGroup(this, 'Logs', {
       logGroupName: `/aws/vendedlogs/states/${props.namePrefix}-curate`,
