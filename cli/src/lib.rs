@@ -1,6 +1,7 @@
 //! The `eventlake` command line: the library behind the thin `main.rs`.
 #![warn(missing_docs)]
 
+pub mod curated;
 pub mod demo;
 pub mod generate;
 pub mod invoke;

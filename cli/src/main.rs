@@ -778,7 +778,10 @@ fn compact(lake: PathBuf, date: Option<chrono::NaiveDate>, lookback_days: u32) -
         table: eventlake_glue_schema::Table::embedded().clone(),
     };
     let progress = eventlake::progress::Progress::new("compact", None, eventlake::progress::Unit::Count("partitions"));
-    let summary = eventlake_lake::compact(&options, &|done, all| progress.set_of(done as u64, all as u64))?;
+    // The curated files carry the typed columns, filled by the query engine (issue #19).
+    let typed = eventlake::curated::SqlTypedColumns::new(&options.table, eventlake_glue_schema::Catalog::embedded())?;
+    let summary =
+        eventlake_lake::compact_typed(&options, &typed, &|done, all| progress.set_of(done as u64, all as u64))?;
     progress.finish();
     print!("{}", eventlake::report::compact(&summary));
     Ok(())

@@ -102,6 +102,9 @@ pub async fn session(tables: &LakeTables, table: &Table) -> Result<SessionContex
         .await
         .map_err(lake_error)?;
     if let Some(curated) = &tables.curated {
+        // The table's columns and the typed ones `eventlake compact` writes (older curated
+        // files without them read NULL there).
+        let schema = crate::curated::curated_schema(table, eventlake_glue_schema::Catalog::embedded()).await?;
         ctx.register_listing_table(
             &eventlake_glue_schema::athena::curated_table_name(table),
             curated,

@@ -59,6 +59,23 @@ pub struct CompactSummary {
     pub curated_rows_after: usize,
 }
 
+/// What fills the curated table's typed columns (issue #19) of a partition's kept rows: the
+/// CLI's SQL engine running the generated expressions of `eventlake_glue_schema::curated`,
+/// the ones Athena's daily `MERGE` runs. [`compact`] writes the table's columns only.
+pub trait TypedColumns {
+    /// `rows` (the table's columns, in order) with the typed columns appended.
+    fn append(&self, rows: RecordBatch) -> Result<RecordBatch, LakeError>;
+}
+
+/// No typed columns: the curated files hold the table's columns only.
+struct NoTypedColumns;
+
+impl TypedColumns for NoTypedColumns {
+    fn append(&self, rows: RecordBatch) -> Result<RecordBatch, LakeError> {
+        Ok(rows)
+    }
+}
+
 /// One partition of the window: its raw and curated objects.
 struct Partition {
     event_type: String,
@@ -67,9 +84,20 @@ struct Partition {
     curated: Vec<String>,
 }
 
-/// Merges the raw partitions of the window into the curated table. `progress` is called
-/// after each date with (partitions done, partitions in all).
+/// Merges the raw partitions of the window into the curated table, the table's columns only.
+/// `progress` is called after each date with (partitions done, partitions in all).
 pub fn compact(options: &CompactOptions, progress: &dyn Fn(usize, usize)) -> Result<CompactSummary, LakeError> {
+    compact_typed(options, &NoTypedColumns, progress)
+}
+
+/// [`compact`], each written partition's rows with `typed`'s columns appended (set again from
+/// `payload` for every row written, curated or new: a column added to the catalog is filled
+/// for the partitions the run rewrites).
+pub fn compact_typed(
+    options: &CompactOptions,
+    typed: &dyn TypedColumns,
+    progress: &dyn Fn(usize, usize),
+) -> Result<CompactSummary, LakeError> {
     let storage = &options.table.storage;
     let store = LakeStore::open_lake(&options.lake, storage)?;
     // What a killed run of a directory lake can leave: staging files of unfinished writes.
@@ -145,6 +173,7 @@ pub fn compact(options: &CompactOptions, progress: &dyn Fn(usize, usize)) -> Res
             }
             let batch = concat_batches(&schema, &batches).map_err(|e| encode_error(e.to_string()))?;
             if batch.num_rows() > 0 {
+                let batch = typed.append(batch)?;
                 let key = format!(
                     "{}{}.parquet",
                     partition_dir(&storage.curated_prefix, &p.event_type, &p.date),
@@ -390,13 +419,10 @@ fn read_columns(
         message,
     };
     let builder = ParquetRecordBatchReaderBuilder::try_new(store.get(key)?).map_err(|e| read_error(e.to_string()))?;
-    let builder = match only {
-        Some(names) => {
-            let mask = ProjectionMask::columns(builder.parquet_schema(), names.iter().copied());
-            builder.with_projection(mask)
-        }
-        None => builder,
-    };
+    // Without `only`, the table's columns: a curated file also holds typed columns after them.
+    let table_columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let mask = ProjectionMask::columns(builder.parquet_schema(), only.unwrap_or(&table_columns).iter().copied());
+    let builder = builder.with_projection(mask);
     let mut batches = Vec::new();
     for batch in builder.build().map_err(|e| read_error(e.to_string()))? {
         let batch = batch.map_err(|e| read_error(e.to_string()))?;

@@ -22,7 +22,7 @@ pub mod replay;
 pub mod store;
 pub mod writer;
 
-pub use compact::{compact, CompactOptions, CompactSummary};
+pub use compact::{compact, compact_typed, CompactOptions, CompactSummary, TypedColumns};
 pub use error::LakeError;
 pub use firehose::{DeliveryOptions, DeliverySummary};
 pub use layout::ErrorKind;
