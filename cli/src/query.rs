@@ -1,8 +1,10 @@
 //! `eventlake query`: SQL over a lake (a directory or `s3://…`) with DataFusion. The table `events` has the
 //! Glue table's columns plus the hive partition columns `event_type` and `created_date`
 //! (read from the paths, as Athena does); `events_unique` is the same view Athena gets,
-//! from the same generated SQL, and `field_drift` (registered for statements that name it) is
-//! generated for this engine from the same function as Athena's.
+//! from the same generated SQL; `events_curated` is what `eventlake compact` wrote (empty
+//! before that); `field_drift` and each event's typed view (`payment_order_completed`, …),
+//! registered for statements that name them, are generated for this engine from the same
+//! functions as Athena's.
 
 use std::io::Write;
 use std::path::Path;
@@ -101,19 +103,29 @@ pub async fn session(tables: &LakeTables, table: &Table) -> Result<SessionContex
     ctx.register_listing_table(&table.name, &tables.events, options.clone(), Some(schema.clone()), None)
         .await
         .map_err(lake_error)?;
-    if let Some(curated) = &tables.curated {
-        // The table's columns and the typed ones `eventlake compact` writes (older curated
-        // files without them read NULL there).
-        let schema = crate::curated::curated_schema(table, eventlake_glue_schema::Catalog::embedded()).await?;
-        ctx.register_listing_table(
-            &eventlake_glue_schema::athena::curated_table_name(table),
-            curated,
-            options,
-            Some(schema),
-            None,
-        )
-        .await
-        .map_err(lake_error)?;
+    // The table's columns and the typed ones `eventlake compact` writes (older curated files
+    // without them read NULL there). Before any compaction, an empty table of that shape, as
+    // the deploy creates the Iceberg table empty: the per-event views read it.
+    let curated_name = eventlake_glue_schema::athena::curated_table_name(table);
+    let curated_schema = crate::curated::curated_schema(table, eventlake_glue_schema::Catalog::embedded()).await?;
+    match &tables.curated {
+        Some(curated) => ctx
+            .register_listing_table(&curated_name, curated, options, Some(curated_schema), None)
+            .await
+            .map_err(lake_error)?,
+        None => {
+            let mut fields: Vec<datafusion::arrow::datatypes::FieldRef> =
+                curated_schema.fields().iter().cloned().collect();
+            for key in table.partition_key_names() {
+                fields.push(Arc::new(datafusion::arrow::datatypes::Field::new(
+                    key,
+                    DataType::Utf8,
+                    true,
+                )));
+            }
+            let empty = RecordBatch::new_empty(Arc::new(datafusion::arrow::datatypes::Schema::new(fields)));
+            ctx.register_batch(&curated_name, empty).map_err(lake_error)?;
+        }
     }
     // The very view Athena gets, from the generated SQL, minus the database qualifier.
     let view = eventlake_glue_schema::athena::events_unique(table).replace(&format!("{}.", table.database), "");
@@ -139,6 +151,34 @@ pub async fn register_field_drift(ctx: &SessionContext, table: &Table) -> Result
 /// Whether `sql` names the `field_drift` view (then [`query`] registers it).
 fn names_field_drift(sql: &str) -> bool {
     sql.to_ascii_lowercase().contains(field_drift::VIEW)
+}
+
+/// Registers the typed view of each catalog event that `sql` names (`payment_order_completed`,
+/// …): the same view Athena gets, generated for this engine ([`typed_view_in`]), curated days
+/// from `events_curated`'s typed columns and the others from the raw payload. Only those named:
+/// the catalog has ~100.
+///
+/// [`typed_view_in`]: eventlake_glue_schema::athena::typed_view_in
+pub async fn register_event_views(ctx: &SessionContext, table: &Table, sql: &str) -> Result<(), CliError> {
+    for event in eventlake_glue_schema::Catalog::embedded().events() {
+        if !names_object(sql, &event.view_name()) {
+            continue;
+        }
+        let view = eventlake_glue_schema::athena::typed_view_in(Dialect::Local, table, event);
+        let view: Vec<&str> = view.lines().filter(|l| !l.starts_with("--")).collect();
+        ctx.sql(view.join("\n").trim_end_matches(';'))
+            .await
+            .map_err(lake_error)?;
+    }
+    Ok(())
+}
+
+/// Whether `sql` has `name` as a whole word (case-insensitive, quoted or not).
+fn names_object(sql: &str, name: &str) -> bool {
+    let text = sql.to_ascii_lowercase();
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+    text.match_indices(name)
+        .any(|(at, _)| !word(text[..at].chars().next_back()) && !word(text[at + name.len()..].chars().next()))
 }
 
 /// Runs `sql` (a query: statements that write or change the catalog are refused) and returns
@@ -215,6 +255,7 @@ pub fn query(
         if names_field_drift(sql) {
             register_field_drift(&ctx, table).await?;
         }
+        register_event_views(&ctx, table, sql).await?;
         run_sql(&ctx, sql, limit).await
     });
     let mut batches = match result {
@@ -264,5 +305,22 @@ mod tests {
         assert!(super::names_field_drift("SELECT * FROM Field_Drift"));
         assert!(super::names_field_drift("select * from \"field_drift\""));
         assert!(!super::names_field_drift("SELECT count(*) FROM events_unique"));
+    }
+
+    #[test]
+    fn statements_that_name_an_event_view_get_it_and_no_other() {
+        assert!(super::names_object("SELECT * FROM cart_item_added", "cart_item_added"));
+        assert!(super::names_object(
+            "select * from \"Cart_Item_Added\"",
+            "cart_item_added"
+        ));
+        assert!(!super::names_object(
+            "SELECT * FROM cart_item_added_x",
+            "cart_item_added"
+        ));
+        assert!(!super::names_object(
+            "SELECT * FROM xcart_item_added",
+            "cart_item_added"
+        ));
     }
 }

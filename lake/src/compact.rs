@@ -136,6 +136,28 @@ pub fn compact_typed(
             }),
         }
     }
+    // Partitions only the curated table still holds (their raw files expired): rewritten too,
+    // so every curated row of the window gets its typed columns set again.
+    let mut known: HashSet<(String, String)> = partitions
+        .iter()
+        .map(|p| (p.event_type.clone(), p.date.clone()))
+        .collect();
+    let mut curated_only: Vec<Partition> = Vec::new();
+    for (key, _) in store.list(&storage.curated_prefix)? {
+        let Some((event_type, date)) = partition_of(&storage.curated_prefix, &key) else {
+            continue;
+        };
+        if !parquet(&key) || !in_window(&date) || !known.insert((event_type.clone(), date.clone())) {
+            continue;
+        }
+        curated_only.push(Partition {
+            event_type,
+            date,
+            raw: Vec::new(),
+            curated: Vec::new(),
+        });
+    }
+    partitions.extend(curated_only);
     for p in &mut partitions {
         p.curated = store
             .list(&partition_dir(&storage.curated_prefix, &p.event_type, &p.date))?
