@@ -81,6 +81,7 @@ bench events="1000000": rust-test-deps
     python3 bench/replay_bench.py target/release/eventlake {{events}}
     python3 bench/invoke_bench.py target/release/eventlake
     python3 bench/produce_bench.py target/release/eventlake 100000
+    python3 bench/typed_bench.py target/release/eventlake 400000
 
 # Load-test a deployed stream, e.g. just produce eventlake-staging-events "--rate 300 --duration 600" (see docs/operations.md)
 produce stream args="--rate 300 --duration 60":
