@@ -6,6 +6,7 @@
 //! registered for statements that name them, are generated for this engine from the same
 //! functions as Athena's.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::ListingOptions;
 use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::SessionContext;
-use eventlake_glue_schema::athena::Dialect;
+use eventlake_glue_schema::athena::{CuratedDays, Dialect};
 use eventlake_glue_schema::{field_drift, Table};
 
 use crate::CliError;
@@ -46,6 +47,9 @@ pub struct LakeTables {
     events: String,
     /// Location of the curated table, once `eventlake compact` has written it.
     curated: Option<String>,
+    /// The days the curated table holds, per event type (sorted): the typed views' boundary,
+    /// as literals the engine prunes the raw partitions by.
+    curated_days: BTreeMap<String, Vec<String>>,
     /// For an S3 lake: its bucket's URL and store, registered with the session.
     object_store: Option<(String, Arc<dyn object_store::ObjectStore>)>,
 }
@@ -57,7 +61,21 @@ pub fn locate(lake: &Path, table: &Table) -> Result<LakeTables, CliError> {
     let store = LakeStore::open_lake(lake, storage)?;
     store.check_parquet_objects(&storage.events_prefix)?;
     store.check_parquet_objects(&storage.curated_prefix)?;
+    let mut curated_days: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (key, _) in store.list(&storage.curated_prefix)? {
+        if let Some((event_type, date)) = eventlake_lake::layout::partition_of(&storage.curated_prefix, &key) {
+            let days = curated_days.entry(event_type).or_default();
+            if days.last() != Some(&date) {
+                days.push(date);
+            }
+        }
+    }
+    for days in curated_days.values_mut() {
+        days.sort_unstable();
+        days.dedup();
+    }
     Ok(LakeTables {
+        curated_days,
         events: store.table_location(&storage.events_prefix),
         curated: store
             .has_any(&storage.curated_prefix)?
@@ -154,17 +172,31 @@ fn names_field_drift(sql: &str) -> bool {
 }
 
 /// Registers the typed view of each catalog event that `sql` names (`payment_order_completed`,
-/// …): the same view Athena gets, generated for this engine ([`typed_view_in`]), curated days
-/// from `events_curated`'s typed columns and the others from the raw payload. Only those named:
+/// …): the same view Athena gets, generated for this engine ([`typed_view_for`]), curated days
+/// from `events_curated`'s typed columns and the others from the raw payload. The curated days,
+/// listed by [`locate`], are written into the view as literals, so the raw partitions of those
+/// days are skipped unread (Athena's view asks the curated table instead). Only the views named:
 /// the catalog has ~100.
 ///
-/// [`typed_view_in`]: eventlake_glue_schema::athena::typed_view_in
-pub async fn register_event_views(ctx: &SessionContext, table: &Table, sql: &str) -> Result<(), CliError> {
+/// [`typed_view_for`]: eventlake_glue_schema::athena::typed_view_for
+pub async fn register_event_views(
+    ctx: &SessionContext,
+    tables: &LakeTables,
+    table: &Table,
+    sql: &str,
+) -> Result<(), CliError> {
     for event in eventlake_glue_schema::Catalog::embedded().events() {
         if !names_object(sql, &event.view_name()) {
             continue;
         }
-        let view = eventlake_glue_schema::athena::typed_view_in(Dialect::Local, table, event);
+        let event_type = event.name.split(':').next().unwrap_or_default();
+        let days = tables
+            .curated_days
+            .get(event_type)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let view =
+            eventlake_glue_schema::athena::typed_view_for(Dialect::Local, table, event, CuratedDays::Listed(days));
         let view: Vec<&str> = view.lines().filter(|l| !l.starts_with("--")).collect();
         ctx.sql(view.join("\n").trim_end_matches(';'))
             .await
@@ -255,7 +287,7 @@ pub fn query(
         if names_field_drift(sql) {
             register_field_drift(&ctx, table).await?;
         }
-        register_event_views(&ctx, table, sql).await?;
+        register_event_views(&ctx, &tables, table, sql).await?;
         run_sql(&ctx, sql, limit).await
     });
     let mut batches = match result {

@@ -172,6 +172,22 @@ pub fn typed_view(table: &Table, event: &EventDef) -> String {
 /// read from one side only, so no row is doubled or missing at the boundary, wherever it is.
 /// Athena's is database-qualified; the local one names the session's tables.
 pub fn typed_view_in(dialect: Dialect, table: &Table, event: &EventDef) -> String {
+    typed_view_for(dialect, table, event, CuratedDays::Queried)
+}
+
+/// Which days of an event's type the curated table holds, as a typed view reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CuratedDays<'d> {
+    /// Asked of the curated table when the view is read: Athena's views, which outlive any
+    /// list. Engines cannot prune the raw side's partitions by it before the scan.
+    Queried,
+    /// Known when the view is made (`eventlake query` lists the curated partitions first):
+    /// written as literals, so the engine skips the raw partitions of those days unread.
+    Listed(&'d [String]),
+}
+
+/// [`typed_view_in`] with the curated days given as `days`.
+pub fn typed_view_for(dialect: Dialect, table: &Table, event: &EventDef, days: CuratedDays<'_>) -> String {
     let db = match dialect {
         Dialect::Athena => format!("{}.", table.database),
         Dialect::Local => String::new(),
@@ -198,8 +214,19 @@ pub fn typed_view_in(dialect: Dialect, table: &Table, event: &EventDef) -> Strin
         Dialect::Athena => HEADER,
         Dialect::Local => "",
     };
+    let not_curated = match days {
+        CuratedDays::Queried => format!(
+            "\n    AND created_date NOT IN (SELECT DISTINCT created_date FROM {curated} WHERE event_type = {})",
+            quote(event_type)
+        ),
+        CuratedDays::Listed([]) => String::new(),
+        CuratedDays::Listed(days) => format!(
+            "\n    AND created_date NOT IN ({})",
+            days.iter().map(|d| quote(d)).collect::<Vec<_>>().join(", ")
+        ),
+    };
     format!(
-        "{header}-- {name}: {description}\n-- Days the curated table holds come from its typed columns; the other days from the raw table\n-- through the payload. Filter on created_date to read only the days you need.\nCREATE OR REPLACE VIEW {db}{view} AS\nSELECT\n{from_curated}\nFROM {curated}\nWHERE event_type = {et} AND event_name = {en}\nUNION ALL\nSELECT\n{from_raw}\nFROM (\n  SELECT *, {window} AS row_in_key\n  FROM {db}{raw}\n  WHERE event_type = {et} AND event_name = {en}\n    AND created_date NOT IN (SELECT DISTINCT created_date FROM {curated} WHERE event_type = {et})\n) AS numbered\nWHERE row_in_key = 1;\n",
+        "{header}-- {name}: {description}\n-- Days the curated table holds come from its typed columns; the other days from the raw table\n-- through the payload. Filter on created_date to read only the days you need.\nCREATE OR REPLACE VIEW {db}{view} AS\nSELECT\n{from_curated}\nFROM {curated}\nWHERE event_type = {et} AND event_name = {en}\nUNION ALL\nSELECT\n{from_raw}\nFROM (\n  SELECT *, {window} AS row_in_key\n  FROM {db}{raw}\n  WHERE event_type = {et} AND event_name = {en}{not_curated}\n) AS numbered\nWHERE row_in_key = 1;\n",
         name = event.name,
         description = event.description,
         window = table.duplicates.window_sql(),
