@@ -61,13 +61,11 @@ pub fn locate(lake: &Path, table: &Table) -> Result<LakeTables, CliError> {
     let store = LakeStore::open_lake(lake, storage)?;
     store.check_parquet_objects(&storage.events_prefix)?;
     store.check_parquet_objects(&storage.curated_prefix)?;
+    let curated_objects = store.list(&storage.curated_prefix)?;
     let mut curated_days: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (key, _) in store.list(&storage.curated_prefix)? {
-        if let Some((event_type, date)) = eventlake_lake::layout::partition_of(&storage.curated_prefix, &key) {
-            let days = curated_days.entry(event_type).or_default();
-            if days.last() != Some(&date) {
-                days.push(date);
-            }
+    for (key, _) in &curated_objects {
+        if let Some((event_type, date)) = eventlake_lake::layout::partition_of(&storage.curated_prefix, key) {
+            curated_days.entry(event_type).or_default().push(date);
         }
     }
     for days in curated_days.values_mut() {
@@ -77,9 +75,7 @@ pub fn locate(lake: &Path, table: &Table) -> Result<LakeTables, CliError> {
     Ok(LakeTables {
         curated_days,
         events: store.table_location(&storage.events_prefix),
-        curated: store
-            .has_any(&storage.curated_prefix)?
-            .then(|| store.table_location(&storage.curated_prefix)),
+        curated: (!curated_objects.is_empty()).then(|| store.table_location(&storage.curated_prefix)),
         object_store: store.bucket_store(),
     })
 }
@@ -116,7 +112,7 @@ pub async fn session(tables: &LakeTables, table: &Table) -> Result<SessionContex
         .collect();
     let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
         .with_file_extension(".parquet")
-        .with_table_partition_cols(partition_cols);
+        .with_table_partition_cols(partition_cols.clone());
     let schema = arrow_schema(table)?;
     ctx.register_listing_table(&table.name, &tables.events, options.clone(), Some(schema.clone()), None)
         .await
@@ -134,10 +130,10 @@ pub async fn session(tables: &LakeTables, table: &Table) -> Result<SessionContex
         None => {
             let mut fields: Vec<datafusion::arrow::datatypes::FieldRef> =
                 curated_schema.fields().iter().cloned().collect();
-            for key in table.partition_key_names() {
+            for (key, ty) in &partition_cols {
                 fields.push(Arc::new(datafusion::arrow::datatypes::Field::new(
                     key,
-                    DataType::Utf8,
+                    ty.clone(),
                     true,
                 )));
             }

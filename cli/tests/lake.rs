@@ -514,14 +514,24 @@ fn read_curated(lake: &Path) -> (Vec<LakeRow>, Vec<PathBuf>) {
 }
 
 fn compact_lake(lake: &Path, date: Option<&str>, lookback_days: u32) -> eventlake_lake::CompactSummary {
+    compact_lake_with(lake, date, lookback_days, Catalog::embedded())
+}
+
+/// Compacts `lake` as `eventlake compact` does, with the typed columns of `catalog` filled by
+/// the query engine.
+fn compact_lake_with(
+    lake: &Path,
+    date: Option<&str>,
+    lookback_days: u32,
+    catalog: &Catalog,
+) -> eventlake_lake::CompactSummary {
     let options = eventlake_lake::CompactOptions {
         lake: lake.to_path_buf(),
         date: date.map(|d| d.parse().unwrap()),
         lookback_days,
         table: Table::embedded().clone(),
     };
-    // As `eventlake compact` runs it: with the typed columns, filled by the query engine.
-    let typed = eventlake::curated::SqlTypedColumns::new(&options.table, Catalog::embedded()).unwrap();
+    let typed = eventlake::curated::SqlTypedColumns::new(&options.table, catalog).unwrap();
     eventlake_lake::compact_typed(&options, &typed, &|_, _| {}).unwrap()
 }
 
@@ -673,18 +683,6 @@ fn each_event_view_has_no_gap_and_no_double_at_the_curated_boundary_wherever_it_
     let _ = std::fs::remove_dir_all(&r.dir);
 }
 
-/// Compacts every date of `lake` with the typed columns of `catalog`.
-fn compact_with_catalog(lake: &Path, catalog: &Catalog) {
-    let options = eventlake_lake::CompactOptions {
-        lake: lake.to_path_buf(),
-        date: None,
-        lookback_days: 0,
-        table: Table::embedded().clone(),
-    };
-    let typed = eventlake::curated::SqlTypedColumns::new(&options.table, catalog).unwrap();
-    eventlake_lake::compact_typed(&options, &typed, &|_, _| {}).unwrap();
-}
-
 #[test]
 fn a_field_added_to_the_catalog_then_backfilled_reads_as_if_curated_from_scratch() {
     let options = GenerateOptions {
@@ -704,7 +702,7 @@ fn a_field_added_to_the_catalog_then_backfilled_reads_as_if_curated_from_scratch
             e.fields.retain(|f| f.name != "amount");
         }
     }
-    compact_with_catalog(&r.lake, &before);
+    compact_lake_with(&r.lake, None, 0, &before);
     let table = Table::embedded();
     let run = |lake: &Path, sql: &str| {
         let mut out = Vec::new();
@@ -729,8 +727,8 @@ fn a_field_added_to_the_catalog_then_backfilled_reads_as_if_curated_from_scratch
         std::fs::remove_dir_all(dir).unwrap();
     }
     // The backfill: compact again with the catalog that has the field.
-    compact_with_catalog(&r.lake, Catalog::embedded());
-    compact_with_catalog(&scratch, Catalog::embedded());
+    compact_lake(&r.lake, None, 0);
+    compact_lake(&scratch, None, 0);
     let all = "SELECT * FROM events_curated ORDER BY created_date, lower(event_uuid), created_at";
     let backfilled = run(&r.lake, all);
     assert_eq!(

@@ -105,6 +105,14 @@ export const MAX_PARTITIONS_PER_WRITE = 100;
  */
 export const MAX_QUERY_BYTES = 262_144;
 
+/** Throws, naming `owner` and `what`, when `sql` is over {@link MAX_QUERY_BYTES} (UTF-8 bytes). */
+export function checkQuerySize(owner: string, what: string, sql: string): void {
+  const bytes = Buffer.byteLength(sql, 'utf8');
+  if (bytes > MAX_QUERY_BYTES) {
+    throw new Error(`${owner}: ${what} is ${bytes} bytes, over Athena's ${MAX_QUERY_BYTES} per query: ${sql.slice(0, 60)}…`);
+  }
+}
+
 /**
  * One write of the daily job: the raw rows of one `created_date` (the run's day minus
  * `dayOffset`) and of some event types, so that it touches at most `eventTypes.length`

@@ -136,36 +136,29 @@ pub fn compact_typed(
             }),
         }
     }
-    // Partitions only the curated table still holds (their raw files expired): rewritten too,
-    // so every curated row of the window gets its typed columns set again.
-    let mut known: HashSet<(String, String)> = partitions
-        .iter()
-        .map(|p| (p.event_type.clone(), p.date.clone()))
-        .collect();
-    let mut curated_only: Vec<Partition> = Vec::new();
+    // The curated files of the window, by partition, from one listing. Partitions only the
+    // curated table still holds (their raw files expired) are rewritten too, so every curated
+    // row of the window gets its typed columns set again.
+    let mut curated: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
     for (key, _) in store.list(&storage.curated_prefix)? {
         let Some((event_type, date)) = partition_of(&storage.curated_prefix, &key) else {
             continue;
         };
-        if !parquet(&key) || !in_window(&date) || !known.insert((event_type.clone(), date.clone())) {
-            continue;
+        if parquet(&key) && in_window(&date) {
+            curated.entry((event_type, date)).or_default().push(key);
         }
-        curated_only.push(Partition {
-            event_type,
-            date,
-            raw: Vec::new(),
-            curated: Vec::new(),
-        });
     }
-    partitions.extend(curated_only);
     for p in &mut partitions {
-        p.curated = store
-            .list(&partition_dir(&storage.curated_prefix, &p.event_type, &p.date))?
-            .into_iter()
-            .map(|(k, _)| k)
-            .filter(|k| parquet(k))
-            .collect();
+        p.curated = curated
+            .remove(&(p.event_type.clone(), p.date.clone()))
+            .unwrap_or_default();
     }
+    partitions.extend(curated.into_iter().map(|((event_type, date), files)| Partition {
+        event_type,
+        date,
+        raw: Vec::new(),
+        curated: files,
+    }));
     // By date, then type: each date is merged as one.
     partitions.sort_by(|a, b| (&a.date, &a.event_type).cmp(&(&b.date, &b.event_type)));
     let schema = arrow_schema(&options.table)?;

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { type ColumnDefinition, digestOf, type LayerStatement, statementText, withDependencies } from '../athena-layer/statements';
-import { MAX_QUERY_BYTES } from '../curated-sql';
+import { checkQuerySize } from '../curated-sql';
 import { resourceLogicalId } from './logical-id';
 import { DEFAULTS, retentionDays } from '../config';
 
@@ -81,12 +81,7 @@ export class AthenaLayer extends Construct {
       props.statements.map((s) => ({ ...s, sql: statementText(s.sql) })),
     );
     for (const s of this.statements) {
-      const bytes = Buffer.byteLength(s.sql, 'utf8');
-      if (bytes > MAX_QUERY_BYTES) {
-        throw new Error(`AthenaLayer: ${s.name} is ${bytes} bytes, over Athena's ${MAX_QUERY_BYTES} per query`);
-      }
-    }
-    for (const s of this.statements) {
+      checkQuerySize('AthenaLayer', s.name, s.sql);
       if (Token.isUnresolved(s.sql)) {
         throw new Error(`AthenaLayer: ${s.name} holds a deploy-time value: put a placeholder there and its value in substitutions`);
       }

@@ -12,8 +12,8 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import {
   MAX_PARTITIONS_PER_WRITE,
-  MAX_QUERY_BYTES,
   backfillCurated,
+  checkQuerySize,
   createCuratedTable,
   curatedTableName,
   fillSlots,
@@ -28,14 +28,6 @@ import {
 import type { TableDefinition, TypedColumn } from '../schema';
 import { resourceLogicalId } from './logical-id';
 import { DEFAULTS, retentionDays } from '../config';
-
-/** Throws when `sql` is over Athena's query size ({@link MAX_QUERY_BYTES}, UTF-8 bytes). */
-function checkQuerySize(sql: string): void {
-  const bytes = Buffer.byteLength(sql, 'utf8');
-  if (bytes > MAX_QUERY_BYTES) {
-    throw new Error(`CuratedCompaction: a query is ${bytes} bytes, over Athena's ${MAX_QUERY_BYTES}: ${sql.slice(0, 60)}…`);
-  }
-}
 
 /** Props of {@link CuratedCompaction}. */
 export interface CuratedCompactionProps {
@@ -112,11 +104,11 @@ export class CuratedCompaction extends Construct {
     const create = createCuratedTable(table, typed, db, location);
     // Every query as Athena gets it, its slots filled for each write, under Athena's size limit.
     for (const sql of [create, vacuumCurated(table, db)]) {
-      checkQuerySize(sql);
+      checkQuerySize('CuratedCompaction', 'a query', sql);
     }
     for (const w of writes) {
       for (const sql of [merge, optimize, backfill ?? '']) {
-        checkQuerySize(fillSlots(sql, { day: '2026-12-31', offset: String(w.dayOffset), types: typesFilter(table, w) }));
+        checkQuerySize('CuratedCompaction', 'a query', fillSlots(sql, { day: '2026-12-31', offset: String(w.dayOffset), types: typesFilter(table, w) }));
       }
     }
 
