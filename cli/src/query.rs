@@ -17,7 +17,7 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::ListingOptions;
 use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::SessionContext;
-use eventlake_glue_schema::athena::{CuratedDays, Dialect};
+use eventlake_glue_schema::athena::{fill_curated_days, typed_view_in, Dialect};
 use eventlake_glue_schema::{field_drift, Table};
 
 use crate::CliError;
@@ -168,13 +168,11 @@ fn names_field_drift(sql: &str) -> bool {
 }
 
 /// Registers the typed view of each catalog event that `sql` names (`payment_order_completed`,
-/// …): the same view Athena gets, generated for this engine ([`typed_view_for`]), curated days
+/// …): the same view Athena gets, generated for this engine ([`typed_view_in`]), curated days
 /// from `events_curated`'s typed columns and the others from the raw payload. The curated days,
-/// listed by [`locate`], are written into the view as literals, so the raw partitions of those
-/// days are skipped unread (Athena's view asks the curated table instead). Only the views named:
-/// the catalog has ~100.
-///
-/// [`typed_view_for`]: eventlake_glue_schema::athena::typed_view_for
+/// listed by [`locate`], are written into the view as literals ([`fill_curated_days`], as the
+/// Athena layer does after each daily run), so each side skips the other's partitions unread.
+/// Only the views named: the catalog has ~100.
 pub async fn register_event_views(
     ctx: &SessionContext,
     tables: &LakeTables,
@@ -185,14 +183,14 @@ pub async fn register_event_views(
         if !names_object(sql, &event.view_name()) {
             continue;
         }
-        let event_type = event.name.split(':').next().unwrap_or_default();
-        let days = tables
-            .curated_days
-            .get(event_type)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        let view =
-            eventlake_glue_schema::athena::typed_view_for(Dialect::Local, table, event, CuratedDays::Listed(days));
+        let view = fill_curated_days(&typed_view_in(Dialect::Local, table, event), |event_type| {
+            tables
+                .curated_days
+                .get(event_type)
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+        })
+        .map_err(|e| CliError::Query(format!("view {}: {e}", event.view_name())))?;
         let view: Vec<&str> = view.lines().filter(|l| !l.starts_with("--")).collect();
         ctx.sql(view.join("\n").trim_end_matches(';'))
             .await

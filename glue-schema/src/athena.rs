@@ -166,28 +166,17 @@ pub fn typed_view(table: &Table, event: &EventDef) -> String {
 }
 
 /// The typed view of one event: the common columns, each catalog field as a typed column, and
-/// `payload`; duplicates removed. The days the curated table holds for the event's type come
-/// from it (its typed columns, filled with the same expressions by the daily job or `eventlake
-/// compact`); every other day from the raw table, each field read from `payload`. A day is
-/// read from one side only, so no row is doubled or missing at the boundary, wherever it is.
-/// Athena's is database-qualified; the local one names the session's tables.
+/// `payload`; duplicates removed. The days it lists as curated for the event's type come from
+/// the curated table (its typed columns, filled with the same expressions by the daily job or
+/// `eventlake compact`); every other day from the raw table, each field read from `payload`.
+/// The list is one literal, [`curated_days_slot`], that [`fill_curated_days`] replaces by the
+/// days (the deploy and the daily job in Athena, `eventlake query` locally); unfilled, every
+/// day is read from the raw table. Both sides test the same list, so a day is read from one
+/// side only: no row is doubled or missing at the boundary, wherever it is, and a list that
+/// lags the curated table (a day curated since) is still exact. Literals, not a subquery, so
+/// the engine skips the other side's partitions unread. Athena's is database-qualified; the
+/// local one names the session's tables.
 pub fn typed_view_in(dialect: Dialect, table: &Table, event: &EventDef) -> String {
-    typed_view_for(dialect, table, event, CuratedDays::Queried)
-}
-
-/// Which days of an event's type the curated table holds, as a typed view reads them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CuratedDays<'d> {
-    /// Asked of the curated table when the view is read: Athena's views, which outlive any
-    /// list. Engines cannot prune the raw side's partitions by it before the scan.
-    Queried,
-    /// Known when the view is made (`eventlake query` lists the curated partitions first):
-    /// written as literals, so the engine skips the raw partitions of those days unread.
-    Listed(&'d [String]),
-}
-
-/// [`typed_view_in`] with the curated days given as `days`.
-pub fn typed_view_for(dialect: Dialect, table: &Table, event: &EventDef, days: CuratedDays<'_>) -> String {
     let db = match dialect {
         Dialect::Athena => format!("{}.", table.database),
         Dialect::Local => String::new(),
@@ -214,19 +203,8 @@ pub fn typed_view_for(dialect: Dialect, table: &Table, event: &EventDef, days: C
         Dialect::Athena => HEADER,
         Dialect::Local => "",
     };
-    let not_curated = match days {
-        CuratedDays::Queried => format!(
-            "\n    AND created_date NOT IN (SELECT DISTINCT created_date FROM {curated} WHERE event_type = {})",
-            quote(event_type)
-        ),
-        CuratedDays::Listed([]) => String::new(),
-        CuratedDays::Listed(days) => format!(
-            "\n    AND created_date NOT IN ({})",
-            days.iter().map(|d| quote(d)).collect::<Vec<_>>().join(", ")
-        ),
-    };
     format!(
-        "{header}-- {name}: {description}\n-- Days the curated table holds come from its typed columns; the other days from the raw table\n-- through the payload. Filter on created_date to read only the days you need.\nCREATE OR REPLACE VIEW {db}{view} AS\nSELECT\n{from_curated}\nFROM {curated}\nWHERE event_type = {et} AND event_name = {en}\nUNION ALL\nSELECT\n{from_raw}\nFROM (\n  SELECT *, {window} AS row_in_key\n  FROM {db}{raw}\n  WHERE event_type = {et} AND event_name = {en}{not_curated}\n) AS numbered\nWHERE row_in_key = 1;\n",
+        "{header}-- {name}: {description}\n-- The days listed as curated come from the curated table's typed columns; the other days\n-- from the raw table through the payload. Filter on created_date to read only the days you need.\nCREATE OR REPLACE VIEW {db}{view} AS\nSELECT\n{from_curated}\nFROM {curated}\nWHERE event_type = {et} AND event_name = {en}\n  AND created_date IN ({slot})\nUNION ALL\nSELECT\n{from_raw}\nFROM (\n  SELECT *, {window} AS row_in_key\n  FROM {db}{raw}\n  WHERE event_type = {et} AND event_name = {en}\n    AND created_date NOT IN ({slot})\n) AS numbered\nWHERE row_in_key = 1;\n",
         name = event.name,
         description = event.description,
         window = table.duplicates.window_sql(),
@@ -234,7 +212,63 @@ pub fn typed_view_for(dialect: Dialect, table: &Table, event: &EventDef, days: C
         raw = table.name,
         et = quote(event_type),
         en = quote(&event.name),
+        slot = curated_days_slot(event_type),
     )
+}
+
+/// The literal a typed view holds where the curated days of `event_type` go: a string no
+/// `created_date` equals (so an unfilled view reads the raw table only). The CDK's Athena
+/// layer fills the same literal (`fillCuratedDays`); both run `glue-schema/curated-days-cases.json`.
+pub fn curated_days_slot(event_type: &str) -> String {
+    quote(&format!("{CURATED_DAYS_SLOT_PREFIX}{event_type}"))
+}
+
+/// What every [`curated_days_slot`] starts with, inside its quotes.
+pub const CURATED_DAYS_SLOT_PREFIX: &str = "eventlake:curated-days:";
+
+/// `view` with each [`curated_days_slot`] replaced by the days `days_of` gives for its event
+/// type, as a list of date literals; a type with no days keeps its slot. Every day must be a
+/// `yyyy-MM-dd` date (they become SQL text).
+pub fn fill_curated_days<'d>(view: &str, days_of: impl Fn(&str) -> &'d [String]) -> Result<String, crate::SchemaError> {
+    let open = format!("'{CURATED_DAYS_SLOT_PREFIX}");
+    let mut out = String::with_capacity(view.len());
+    let mut rest = view;
+    while let Some(at) = rest.find(&open) {
+        let after = &rest[at + open.len()..];
+        let Some(close) = after.find('\'') else { break };
+        let event_type = &after[..close];
+        out.push_str(&rest[..at]);
+        let days = days_of(event_type);
+        if days.is_empty() {
+            out.push_str(&rest[at..at + open.len() + close + 1]);
+        } else {
+            for (i, day) in days.iter().enumerate() {
+                if !is_iso_date(day) {
+                    return Err(crate::SchemaError::CuratedDay { day: day.clone() });
+                }
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(&quote(day));
+            }
+        }
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Whether `day` is `yyyy-MM-dd` (digits and dashes in those places).
+fn is_iso_date(day: &str) -> bool {
+    let b = day.as_bytes();
+    b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        })
 }
 
 /// The analyst cookbook: (file name, text). Each filters on partition columns.

@@ -65,6 +65,12 @@ pub enum SchemaError {
     /// The projection settings do not match the partition keys.
     #[error("partition projection is inconsistent: {0}")]
     Projection(String),
+    /// A day to write into a typed view as curated is not a `yyyy-MM-dd` date.
+    #[error("curated day `{day}` is not a yyyy-MM-dd date")]
+    CuratedDay {
+        /// The day as given.
+        day: String,
+    },
 }
 
 /// A Hive column type that Firehose's Parquet conversion and Athena both understand.

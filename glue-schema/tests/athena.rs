@@ -108,3 +108,48 @@ fn the_projection_enum_is_the_catalog() {
         );
     }
 }
+
+#[test]
+fn curated_days_are_filled_as_the_shared_cases_say() {
+    let cases: serde_json::Value =
+        serde_json::from_str(include_str!("../curated-days-cases.json")).expect("cases are JSON");
+    let cases = cases["cases"].as_array().expect("cases");
+    assert!(cases.len() >= 5);
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let days: std::collections::BTreeMap<String, Vec<String>> =
+            serde_json::from_value(case["days"].clone()).unwrap();
+        let filled = athena::fill_curated_days(case["sql"].as_str().unwrap(), |t| {
+            days.get(t).map(Vec::as_slice).unwrap_or_default()
+        });
+        match (case.get("expected"), case.get("error")) {
+            (Some(expected), None) => assert_eq!(filled.unwrap(), expected.as_str().unwrap(), "{name}"),
+            (None, Some(day)) => {
+                let err = filled.expect_err(name).to_string();
+                assert!(err.contains(day.as_str().unwrap()), "{name}: {err}");
+            }
+            _ => panic!("{name}: a case has `expected` or `error`"),
+        }
+    }
+}
+
+#[test]
+fn every_typed_view_lists_its_curated_days_in_one_slot_on_both_sides() {
+    let (table, catalog) = (Table::embedded(), Catalog::embedded());
+    for e in catalog.events() {
+        let sql = athena::typed_view(table, e);
+        let event_type = e.name.split(':').next().unwrap();
+        let slot = athena::curated_days_slot(event_type);
+        assert!(
+            sql.contains(&format!("AND created_date IN ({slot})\nUNION ALL")),
+            "{}",
+            e.name
+        );
+        assert!(
+            sql.contains(&format!("AND created_date NOT IN ({slot})\n)")),
+            "{}",
+            e.name
+        );
+        assert_eq!(sql.matches(athena::CURATED_DAYS_SLOT_PREFIX).count(), 2, "{}", e.name);
+    }
+}

@@ -103,6 +103,7 @@ export class EventlakeStack extends Stack {
       queryResultsBucket: this.storage.queryResultsBucket,
       after: [this.catalog.database, this.catalog.table, this.catalog.workGroup],
       logRetention,
+      curatedDaysFrom: curatedTableName(def),
     });
 
     this.delivery = new EventDelivery(this, 'Pipeline', {
@@ -146,6 +147,7 @@ export class EventlakeStack extends Stack {
       alarmTopic: this.monitoring.topic,
       logRetention,
       retainLogs: config.retainData,
+      remakeViews: { handler: this.athenaLayer.handler, event: this.athenaLayer.refreshEvent },
     });
     this.curated.node.addDependency(this.catalog);
     this.monitoring.watch('Curated table job', [this.curated.failureAlarm]);

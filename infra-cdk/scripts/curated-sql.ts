@@ -2,7 +2,8 @@
  * Prints the curated job's statements that sqlglot's Athena dialect understands (the Iceberg
  * CREATE TABLE, an ADD COLUMNS, and the MERGE and the typed columns' UPDATE of a write of every
  * type and of a group of types), their slots
- * filled with a sample day: `just sql-check` parses them with glue-schema/check_athena_sql.py.
+ * filled with a sample day; and a typed view with curated days filled in, as the Athena layer
+ * makes it after a daily run: `just sql-check` parses them with glue-schema/check_athena_sql.py.
  * OPTIMIZE and VACUUM are Athena statements sqlglot does not know (it reads them as opaque
  * commands), so they are left out.
  *
@@ -22,6 +23,7 @@ import {
   typesFilter,
   type CuratedWrite,
 } from '../lib/curated-sql';
+import { fillCuratedDays } from '../lib/athena-layer/statements';
 import { loadLakeSchema } from '../lib/schema';
 
 const schema = loadLakeSchema();
@@ -40,6 +42,7 @@ const statements = [
   addCuratedColumns(schema.table, schema.typedColumns.slice(0, 2), database),
   ...writes.map((w) => filled(mergeIntoCurated(schema.table, schema.typedColumns, database), w)),
   ...writes.map((w) => filled(backfillCurated(schema.table, schema.typedColumns, database), w)),
+  fillCuratedDays(schema.namedQueries.find((q) => q.name === 'payment_order_completed')!.sql, () => ['2026-11-30', '2026-12-01']).replace(/;\s*$/, ''),
 ];
 const dir = process.argv[2];
 if (!dir) {

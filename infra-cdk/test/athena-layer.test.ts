@@ -1,7 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type AthenaApi, type LayerEvent, onEvent, plan, type StatementSource } from '../lib/athena-layer/handler';
-import { digestOf, executionOrder, type LayerStatement, statementText, withDependencies } from '../lib/athena-layer/statements';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {
+  CURATED_DAYS_SLOT_PREFIX,
+  digestOf,
+  executionOrder,
+  fillCuratedDays,
+  type LayerStatement,
+  statementText,
+  withDependencies,
+} from '../lib/athena-layer/statements';
+import { GLUE_SCHEMA_DIR } from '../lib/schema';
 
 /** An Athena that records what it is asked and answers from a script. */
 class FakeAthena implements AthenaApi {
@@ -28,6 +39,12 @@ class FakeAthena implements AthenaApi {
       throw Object.assign(new Error(`Table ${table} not found`), { name: 'EntityNotFoundException' });
     }
     return columns;
+  }
+  /** Result rows by query text fragment: the first fragment the query's SQL holds. */
+  readonly results = new Map<string, (string | undefined)[][]>();
+  async queryRows(id: string): Promise<(string | undefined)[][]> {
+    const sql = this.started[Number(id.slice(1))].sql;
+    return [...this.results].find(([fragment]) => sql.includes(fragment))?.[1] ?? [];
   }
   async queryState(id: string): Promise<{ state: string; reason?: string }> {
     const n = this.polls.get(id) ?? 0;
@@ -215,5 +232,69 @@ describe('Athena layer handler', () => {
       onEvent({ RequestType: 'Create', ResourceProperties: tampered }, new FakeAthena(), source, noSleep),
       /statement events_curated is missing or is not the one deployed/,
     );
+  });
+
+  it('fills curated-days slots as the shared cases say (the Rust generator runs the same cases)', () => {
+    const { cases } = JSON.parse(fs.readFileSync(path.join(GLUE_SCHEMA_DIR, 'curated-days-cases.json'), 'utf8'));
+    assert.ok(cases.length >= 5);
+    for (const c of cases) {
+      const daysOf = (t: string) => (c.days[t] as string[] | undefined) ?? [];
+      if (c.error !== undefined) {
+        assert.throws(() => fillCuratedDays(c.sql, daysOf), (e: Error) => e.message.includes(c.error), c.name);
+      } else {
+        assert.equal(fillCuratedDays(c.sql, daysOf), c.expected, c.name);
+      }
+    }
+    const athenaRs = fs.readFileSync(path.join(GLUE_SCHEMA_DIR, 'src', 'athena.rs'), 'utf8');
+    assert.match(athenaRs, new RegExp(`pub const CURATED_DAYS_SLOT_PREFIX: &str = "${CURATED_DAYS_SLOT_PREFIX}";`));
+  });
+
+  const typedLayer = withDependencies('eventlake', [
+    { name: 'events_curated', kind: 'table', sql: 'CREATE TABLE IF NOT EXISTS eventlake.events_curated (x int)' },
+    { name: 'events_unique', kind: 'view', sql: 'CREATE OR REPLACE VIEW eventlake.events_unique AS SELECT * FROM eventlake.events' },
+    {
+      name: 'page_viewed',
+      kind: 'view',
+      sql:
+        "CREATE OR REPLACE VIEW eventlake.page_viewed AS SELECT * FROM eventlake.events_curated WHERE created_date IN ('eventlake:curated-days:page') " +
+        "UNION ALL SELECT * FROM eventlake.events WHERE created_date NOT IN ('eventlake:curated-days:page')",
+    },
+  ]);
+  const typedProps = { ...props(typedLayer, 'stage_db'), CuratedDaysFrom: 'events_curated' };
+  const daysQuery = 'SELECT DISTINCT event_type, created_date FROM stage_db.events_curated';
+
+  it('writes the curated days into each typed view it runs, asked once of the curated table after its CREATE', async () => {
+    const athena = new FakeAthena();
+    athena.results.set(daysQuery, [
+      ['event_type', 'created_date'],
+      ['page', '2026-12-01'],
+      ['cart', '2026-12-01'],
+      ['page', '2026-11-30'],
+    ]);
+    await onEvent({ RequestType: 'Create', ResourceProperties: typedProps }, athena, source, noSleep);
+    const sqls = athena.started.map((q) => q.sql);
+    assert.equal(sqls.filter((q) => q === daysQuery).length, 1, 'one query for the days');
+    assert.ok(sqls.indexOf(daysQuery) > sqls.indexOf('CREATE TABLE IF NOT EXISTS stage_db.events_curated (x int)'));
+    const view = sqls.find((q) => q.includes('VIEW stage_db.page_viewed'))!;
+    assert.match(view, /WHERE created_date IN \('2026-11-30', '2026-12-01'\) UNION ALL/);
+    assert.match(view, /WHERE created_date NOT IN \('2026-11-30', '2026-12-01'\)$/);
+    // A layer without CuratedDaysFrom leaves the slots: the view reads the raw table only.
+    const plain = new FakeAthena();
+    await onEvent({ RequestType: 'Create', ResourceProperties: props(typedLayer, 'stage_db') }, plain, source, noSleep);
+    assert.ok(!plain.started.some((q) => q.sql === daysQuery));
+    assert.ok(plain.started.some((q) => q.sql.includes(`'${CURATED_DAYS_SLOT_PREFIX}page'`)));
+  });
+
+  it('on refresh runs only the typed views again, with the days of now, and refuses a day that is not a date', async () => {
+    const athena = new FakeAthena();
+    athena.results.set(daysQuery, [['page', '2026-12-02']]);
+    const out = await onEvent({ RequestType: 'Refresh', ResourceProperties: typedProps }, athena, source, noSleep);
+    assert.deepEqual(athena.started.map((q) => q.sql.split(' AS ')[0]), [daysQuery.split(' AS ')[0], 'CREATE OR REPLACE VIEW stage_db.page_viewed']);
+    assert.match(athena.started[1].sql, /IN \('2026-12-02'\)/);
+    assert.equal(out.Data.Ran, '1');
+    const bad = new FakeAthena();
+    bad.results.set(daysQuery, [['page', "2026-12-02') OR (1=1"]]);
+    await assert.rejects(onEvent({ RequestType: 'Refresh', ResourceProperties: typedProps }, bad, source, noSleep), /is not a yyyy-MM-dd date/);
+    assert.ok(!bad.started.some((q) => q.sql.includes('VIEW')), 'no view is made with a bad day');
   });
 });

@@ -34,13 +34,13 @@ function states(t = template('prod')): Record<string, any> {
 }
 
 describe('curated table job (Step Functions + Athena)', () => {
-  it('checks its input, then creates the table, merges and optimizes write by write, and vacuums', () => {
+  it('checks its input, then creates the table, merges and optimizes write by write, remakes the typed views, and vacuums', () => {
     const s = states();
     assert.equal(s.CheckInput.Type, 'Choice');
     assert.equal(s.CheckInput.Default, 'InvalidDate');
     assert.equal(s.CheckInput.Choices[1].Next, 'Day', 'a run without backfill');
     assert.equal(s.CheckInput.Choices[0].Next, 'BackfillDay', 'a run with "backfill": true');
-    const order = ['Day', 'Writes', 'CreateTable', 'EachWrite', 'Vacuum'];
+    const order = ['Day', 'Writes', 'CreateTable', 'EachWrite', 'RemakeViews', 'Vacuum'];
     for (let i = 0; i + 1 < order.length; i++) {
       assert.equal(s[order[i]].Next, order[i + 1], `${order[i]} → ${order[i + 1]}`);
     }
@@ -61,6 +61,28 @@ describe('curated table job (Step Functions + Athena)', () => {
       assert.equal(state.Parameters.WorkGroup, 'eventlake-prod');
       assert.deepEqual(state.Parameters.QueryExecutionContext, { Database: 'eventlake' });
     }
+  });
+
+  it("remakes the typed views after the writes through the Athena layer's handler, with the layer's own properties", () => {
+    const t = template('prod');
+    const remake = states(t).RemakeViews;
+    assert.match(remake.Resource, /:states:::lambda:invoke$/);
+    assert.equal(remake.ResultPath, null, 'the state goes on unchanged');
+    const payload = remake.Parameters.Payload;
+    assert.equal(payload.RequestType, 'Refresh');
+    const layer = only(t, 'Custom::EventlakeAthenaLayer').props;
+    assert.equal(layer.CuratedDaysFrom, 'events_curated');
+    assert.equal(payload.ResourceProperties.CuratedDaysFrom, 'events_curated');
+    assert.deepEqual(payload.ResourceProperties.Statements, layer.Statements, 'the same statements as the deploy');
+    const typed = layer.Statements.filter((d: { curatedDays?: boolean }) => d.curatedDays === true).map((d: { name: string }) => d.name);
+    assert.equal(typed.length, schema.namedQueries.filter((q) => q.kind === 'view' && q.sql.includes("'eventlake:curated-days:")).length);
+    assert.ok(typed.includes('payment_order_completed') && !typed.includes('events_unique') && !typed.includes('field_drift'));
+    // The job's role may invoke the layer's handler, and the handler read query results.
+    const fnName = JSON.stringify(remake.Parameters.FunctionName);
+    assert.ok(fnName.includes('TOKEN') || fnName.includes('athena-layer'), fnName);
+    const policies = JSON.stringify(t.findResources('AWS::IAM::Policy'));
+    assert.match(policies, /lambda:InvokeFunction/);
+    assert.match(policies, /athena:GetQueryResults/);
   });
 
   it('writes each day of the window on its own: at most 100 partitions per write, every day and type once', () => {

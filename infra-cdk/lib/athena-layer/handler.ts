@@ -12,6 +12,13 @@
  *   views that left the layer are dropped.
  * - Delete: nothing. Tables hold data and views go with the Glue database; stack deletion
  *   leaves the lake alone.
+ * - Refresh (not CloudFormation's: the daily curated job invokes the handler with the layer's
+ *   properties after its writes): every typed view again, with the curated days of now.
+ *
+ * A typed view lists the days the curated table holds for its event type (its curated-days
+ * slot, `fillCuratedDays`): whenever one runs, the days are asked of `CuratedDaysFrom` first
+ * (`SELECT DISTINCT event_type, created_date`), so Athena prunes both sides of the view by
+ * literals. A list that lags the table is still exact (both sides test the same list).
  *
  * The statements are read from `StatementsObject` (the S3 asset the deploy uploads), checked
  * against the digests of the properties, their placeholders filled from `Substitutions`.
@@ -20,7 +27,18 @@
  * https://docs.aws.amazon.com/athena/latest/APIReference/API_StartQueryExecution.html and
  * API_GetQueryExecution.html (states QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED).
  */
-import { addColumnsStatement, digestOf, executionOrder, type LayerStatement, qualify, type StatementDigest, substitute } from './statements';
+import { checkQuerySize } from '../curated-sql';
+import {
+  addColumnsStatement,
+  digestOf,
+  executionOrder,
+  fillCuratedDays,
+  hasCuratedDaysSlot,
+  type LayerStatement,
+  qualify,
+  type StatementDigest,
+  substitute,
+} from './statements';
 
 /** What the handler needs of Athena (the SDK client in Lambda; a fake in the tests). */
 export interface AthenaApi {
@@ -30,6 +48,8 @@ export interface AthenaApi {
   queryState(id: string): Promise<{ state: string; reason?: string }>;
   /** The column names of a table in the Glue Data Catalog (data columns and partition keys). */
   tableColumns(database: string, table: string): Promise<string[]>;
+  /** The rows of a succeeded query, every page, each row its cells (NULL as undefined). */
+  queryRows(id: string): Promise<(string | undefined)[][]>;
 }
 
 /** The custom resource's properties (CloudFormation passes them as given, numbers as strings). */
@@ -46,6 +66,11 @@ export interface LayerProperties {
   readonly StatementsObject: { readonly Bucket: string; readonly Key: string };
   /** Placeholders in the statements and their values (e.g. the lake bucket's name). */
   readonly Substitutions?: Readonly<Record<string, string>>;
+  /**
+   * The layer's table whose days fill the typed views' curated-days slots (the curated table).
+   * Without it the slots stay as they are: the views read the raw table only.
+   */
+  readonly CuratedDaysFrom?: string;
 }
 
 /** Reads the statements object (S3 GetObject in Lambda; a map in the tests). */
@@ -53,8 +78,8 @@ export type StatementSource = (bucket: string, key: string) => Promise<LayerStat
 
 /** The parts of a CloudFormation custom resource event the handler reads. */
 export interface LayerEvent {
-  /** Create, Update or Delete. */
-  readonly RequestType: 'Create' | 'Update' | 'Delete';
+  /** Create, Update or Delete (CloudFormation's), or Refresh (the curated job's). */
+  readonly RequestType: 'Create' | 'Update' | 'Delete' | 'Refresh';
   /** The resource's properties. */
   readonly ResourceProperties: LayerProperties;
   /** The previous properties, on Update. */
@@ -84,8 +109,8 @@ const RETRYABLE = new Set(['TooManyRequestsException', 'ThrottlingException']);
 
 const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Runs one statement and waits for it; throws with Athena's reason when it does not succeed. */
-async function runOne(athena: AthenaApi, name: string, sql: string, database: string, workGroup: string, opts: RunOptions): Promise<void> {
+/** Runs one statement and waits for it; returns its query id, throws with Athena's reason when it does not succeed. */
+async function runOne(athena: AthenaApi, name: string, sql: string, database: string, workGroup: string, opts: RunOptions): Promise<string> {
   const sleep = opts.sleep ?? sleepFor;
   let id: string | undefined;
   for (let attempt = 1; id === undefined; attempt++) {
@@ -101,7 +126,7 @@ async function runOne(athena: AthenaApi, name: string, sql: string, database: st
   for (let poll = 0; ; poll++) {
     const { state, reason } = await athena.queryState(id);
     if (state === 'SUCCEEDED') {
-      return;
+      return id;
     }
     if (state === 'FAILED' || state === 'CANCELLED') {
       throw new Error(`${name}: Athena query ${id} ${state}: ${reason ?? 'no reason given'}`);
@@ -120,10 +145,21 @@ async function runOne(athena: AthenaApi, name: string, sql: string, database: st
 export async function runStatements(
   athena: AthenaApi,
   statements: readonly LayerStatement[],
-  target: { database: string; source: string; workGroup: string },
+  target: { database: string; source: string; workGroup: string; curatedDaysFrom?: string },
   opts: RunOptions = {},
 ): Promise<string[]> {
   const done: string[] = [];
+  // The curated days, asked once per run and only when a typed view runs (after the curated
+  // table's own statement, which it depends on).
+  let days: Promise<Map<string, string[]>> | undefined;
+  const withDays = async (sql: string): Promise<string> => {
+    if (!target.curatedDaysFrom || !hasCuratedDaysSlot(sql)) {
+      return sql;
+    }
+    days ??= curatedDays(athena, target.curatedDaysFrom, target, opts);
+    const byType = await days;
+    return fillCuratedDays(sql, (t) => byType.get(t) ?? []);
+  };
   const concurrency = Math.max(1, opts.concurrency ?? 4);
   const inLayer = new Set(statements.map((s) => s.name));
   // Dependencies outside the set to run already exist (an update runs only what changed).
@@ -132,7 +168,9 @@ export async function runStatements(
     const queue = [...wave];
     const worker = async () => {
       for (let s = queue.shift(); s !== undefined; s = queue.shift()) {
-        await runOne(athena, s.name, qualify(s.sql, target.source, target.database), target.database, target.workGroup, opts);
+        const sql = await withDays(qualify(s.sql, target.source, target.database));
+        checkQuerySize('Athena layer', s.name, sql);
+        await runOne(athena, s.name, sql, target.database, target.workGroup, opts);
         if (s.columns && s.columns.length > 0) {
           const has = new Set((await athena.tableColumns(target.database, s.name)).map((c) => c.toLowerCase()));
           const missing = s.columns.filter((c) => !has.has(c.name.toLowerCase()));
@@ -149,11 +187,39 @@ export async function runStatements(
   return done;
 }
 
+/**
+ * The days the curated table `table` holds, per event type (sorted): one query, every row
+ * read. Athena's first row of a SELECT's results is its column names (AWS's example output;
+ * unverified as a rule): a row that is the header is skipped, any other cell that is not a
+ * `yyyy-MM-dd` date is refused when the views are filled.
+ */
+export async function curatedDays(
+  athena: AthenaApi,
+  table: string,
+  target: { database: string; workGroup: string },
+  opts: RunOptions = {},
+): Promise<Map<string, string[]>> {
+  const sql = `SELECT DISTINCT event_type, created_date FROM ${target.database}.${table}`;
+  const id = await runOne(athena, `${table} (curated days)`, sql, target.database, target.workGroup, opts);
+  const byType = new Map<string, Set<string>>();
+  for (const [eventType, day] of await athena.queryRows(id)) {
+    if (eventType === undefined || day === undefined || (eventType === 'event_type' && day === 'created_date')) {
+      continue;
+    }
+    byType.set(eventType, (byType.get(eventType) ?? new Set()).add(day));
+  }
+  return new Map([...byType].map(([t, d]) => [t, [...d].sort()]));
+}
+
 /** What a layer event changes: the names of the statements to run and of the views to drop. */
 export function plan(event: LayerEvent): { run: string[]; drop: string[] } {
   const props = event.ResourceProperties;
   if (event.RequestType === 'Delete') {
     return { run: [], drop: [] };
+  }
+  if (event.RequestType === 'Refresh') {
+    // The views that list curated days: their digests say which (the SQL is in the object).
+    return { run: props.Statements.filter((s) => s.kind === 'view' && s.curatedDays === true).map((s) => s.name), drop: [] };
   }
   const old = event.RequestType === 'Update' ? event.OldResourceProperties : undefined;
   const sameTarget =
@@ -197,7 +263,7 @@ export async function onEvent(
   if (event.RequestType === 'Delete') {
     return { PhysicalResourceId: physicalId, Data: { Ran: '' } };
   }
-  const target = { database: props.Database, source: props.SourceDatabase, workGroup: props.WorkGroup };
+  const target = { database: props.Database, source: props.SourceDatabase, workGroup: props.WorkGroup, curatedDaysFrom: props.CuratedDaysFrom };
   const { run, drop } = plan(event);
   const statements = run.length > 0 ? await loadStatements(props, source) : new Map<string, LayerStatement>();
   const substitutions = props.Substitutions ?? {};
@@ -205,7 +271,8 @@ export async function onEvent(
     const s = statements.get(name)!;
     return { ...s, sql: substitute(s.sql, substitutions) };
   });
-  const ran = await runStatements(athena, toRun, target, opts);
+  // A refresh re-makes views of an existing layer: what they read exists already.
+  const ran = await runStatements(athena, event.RequestType === 'Refresh' ? toRun.map((s) => ({ ...s, dependsOn: [] })) : toRun, target, opts);
   for (const name of drop) {
     await runOne(athena, name, `DROP VIEW IF EXISTS ${props.Database}.${name}`, props.Database, props.WorkGroup, opts);
   }
@@ -218,6 +285,7 @@ interface AthenaSdk {
   AthenaClient: new (config: object) => { send(command: object): Promise<any> };
   StartQueryExecutionCommand: new (input: object) => object;
   GetQueryExecutionCommand: new (input: object) => object;
+  GetQueryResultsCommand: new (input: object) => object;
 }
 
 /** The minimal shape of `@aws-sdk/client-s3` the Lambda uses. */
@@ -266,6 +334,20 @@ export function sdkAthena(): AthenaApi {
       const out = await client.send(new sdk.GetQueryExecutionCommand({ QueryExecutionId: id }));
       const status = out.QueryExecution?.Status ?? {};
       return { state: String(status.State), reason: status.StateChangeReason ?? status.AthenaError?.ErrorMessage };
+    },
+    // GetQueryResults, 1000 rows a page at most; the role also reads the results location
+    // (https://docs.aws.amazon.com/athena/latest/APIReference/API_GetQueryResults.html).
+    async queryRows(id) {
+      const rows: (string | undefined)[][] = [];
+      let token: string | undefined;
+      do {
+        const out = await client.send(new sdk.GetQueryResultsCommand({ QueryExecutionId: id, MaxResults: 1000, NextToken: token }));
+        for (const row of out.ResultSet?.Rows ?? []) {
+          rows.push((row.Data ?? []).map((d: { VarCharValue?: string }) => d.VarCharValue));
+        }
+        token = out.NextToken;
+      } while (token);
+      return rows;
     },
     // Glue GetTable (https://docs.aws.amazon.com/glue/latest/dg/aws-glue-api-catalog-tables.html).
     // That an Iceberg table Athena created has its columns in StorageDescriptor.Columns is

@@ -54,6 +54,8 @@ export interface StatementDigest {
   readonly dependsOn: readonly string[];
   /** Hex SHA-256 of the statement as the object holds it (columns included). */
   readonly sha256: string;
+  /** Whether it lists curated days (a typed view): a refresh runs it again. */
+  readonly curatedDays?: boolean;
 }
 
 /** The digest of `s`: {@link StatementDigest}. */
@@ -61,7 +63,7 @@ export function digestOf(s: LayerStatement): StatementDigest {
   const sha256 = createHash('sha256')
     .update(JSON.stringify([s.sql, s.columns ?? []]))
     .digest('hex');
-  return { name: s.name, kind: s.kind, dependsOn: s.dependsOn, sha256 };
+  return { name: s.name, kind: s.kind, dependsOn: s.dependsOn, sha256, ...(hasCuratedDaysSlot(s.sql) ? { curatedDays: true } : {}) };
 }
 
 /** `sql` with each placeholder of `substitutions` (e.g. `EVENTLAKE_BUCKET`) replaced by its value. */
@@ -142,4 +144,43 @@ export function qualify(sql: string, from: string, to: string): string {
     return sql;
   }
   return sql.replace(new RegExp(`(?<![A-Za-z0-9_."])${escaped(from)}\\.(?=[A-Za-z_])`, 'g'), `${to}.`);
+}
+
+/**
+ * What a typed view's curated-days slot starts with, inside its quotes: the view lists the
+ * days of an event type the curated table holds as `'eventlake:curated-days:<type>'`
+ * (`athena::CURATED_DAYS_SLOT_PREFIX` of the Rust generator; a test compares them).
+ */
+export const CURATED_DAYS_SLOT_PREFIX = 'eventlake:curated-days:';
+
+/** Whether `sql` has a curated-days slot (a typed view). */
+export function hasCuratedDaysSlot(sql: string): boolean {
+  return sql.includes(`'${CURATED_DAYS_SLOT_PREFIX}`);
+}
+
+/**
+ * `sql` with each curated-days slot replaced by the days `daysOf` gives for its event type, as
+ * date literals; a type without days keeps its slot (the view then reads the raw table only).
+ * The same rule as the Rust generator's `fill_curated_days`: both run
+ * `glue-schema/curated-days-cases.json`. Every day must be `yyyy-MM-dd` (it becomes SQL text).
+ */
+export function fillCuratedDays(sql: string, daysOf: (eventType: string) => readonly string[]): string {
+  const open = `'${CURATED_DAYS_SLOT_PREFIX}`;
+  let out = '';
+  let rest = sql;
+  for (let at = rest.indexOf(open); at >= 0; at = rest.indexOf(open)) {
+    const close = rest.indexOf("'", at + open.length);
+    if (close < 0) {
+      break;
+    }
+    const days = daysOf(rest.slice(at + open.length, close));
+    for (const day of days) {
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) {
+        throw new Error(`curated day \`${day}\` is not a yyyy-MM-dd date`);
+      }
+    }
+    out += rest.slice(0, at) + (days.length > 0 ? days.map((d) => `'${d}'`).join(', ') : rest.slice(at, close + 1));
+    rest = rest.slice(close + 1);
+  }
+  return out + rest;
 }

@@ -54,6 +54,12 @@ export interface AthenaLayerProps {
   readonly after: readonly IDependable[];
   /** Log retention of the handler. @default `DEFAULTS.logRetentionDays` (config.ts) */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * The statements' table whose days fill the typed views' curated-days slots (the curated
+   * table): asked each time a typed view runs. @default none: the slots stay, the views read
+   * the raw table only
+   */
+  readonly curatedDaysFrom?: string;
 }
 
 /**
@@ -73,6 +79,12 @@ export class AthenaLayer extends Construct {
   readonly handler: lambda.IFunction;
   /** The statements as the deploy uploads them (an S3 asset the handler reads). */
   readonly statementsAsset: s3assets.Asset;
+  /**
+   * The event that makes the handler run every typed view again with the curated days of the
+   * moment (`RequestType: 'Refresh'` and the resource's own properties): the curated job
+   * invokes the handler with it after its writes.
+   */
+  readonly refreshEvent: { readonly RequestType: 'Refresh'; readonly ResourceProperties: Record<string, unknown> };
 
   constructor(scope: Construct, id: string, props: AthenaLayerProps) {
     super(scope, id);
@@ -110,7 +122,7 @@ export class AthenaLayer extends Construct {
     const stack = Stack.of(this);
     role.addToPolicy(
       new iam.PolicyStatement({
-        actions: ['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:StopQueryExecution', 'athena:GetWorkGroup'],
+        actions: ['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:GetQueryResults', 'athena:StopQueryExecution', 'athena:GetWorkGroup'],
         resources: [stack.formatArn({ service: 'athena', resource: 'workgroup', resourceName: props.workGroupName })],
       }),
     );
@@ -163,18 +175,24 @@ export class AthenaLayer extends Construct {
       }),
     });
 
+    if (props.curatedDaysFrom !== undefined && !this.statements.some((s) => s.kind === 'table' && s.name === props.curatedDaysFrom)) {
+      throw new Error(`AthenaLayer: curatedDaysFrom ${props.curatedDaysFrom} is not a table of the layer`);
+    }
+    const properties = {
+      Database: props.databaseName,
+      SourceDatabase: props.sourceDatabaseName,
+      WorkGroup: props.workGroupName,
+      Statements: digests,
+      StatementsObject: { Bucket: this.statementsAsset.s3BucketName, Key: this.statementsAsset.s3ObjectKey },
+      Substitutions: props.substitutions ?? {},
+      ...(props.curatedDaysFrom !== undefined ? { CuratedDaysFrom: props.curatedDaysFrom } : {}),
+    };
     this.resource = new CustomResource(this, 'Resource', {
       serviceToken: provider.serviceToken,
       resourceType: 'Custom::EventlakeAthenaLayer',
-      properties: {
-        Database: props.databaseName,
-        SourceDatabase: props.sourceDatabaseName,
-        WorkGroup: props.workGroupName,
-        Statements: digests,
-        StatementsObject: { Bucket: this.statementsAsset.s3BucketName, Key: this.statementsAsset.s3ObjectKey },
-        Substitutions: props.substitutions ?? {},
-      },
+      properties,
     });
+    this.refreshEvent = { RequestType: 'Refresh', ResourceProperties: properties };
     for (const d of props.after) {
       this.resource.node.addDependency(d);
     }

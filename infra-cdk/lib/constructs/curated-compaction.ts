@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
@@ -57,6 +58,12 @@ export interface CuratedCompactionProps {
   readonly logRetention?: logs.RetentionDays;
   /** Keep the log group when the stack is deleted. @default `DEFAULTS.retainData` (config.ts) */
   readonly retainLogs?: boolean;
+  /**
+   * After the writes, the job invokes `handler` with `event`: the Athena layer's refresh, which
+   * makes every typed view again with the curated days now held (`AthenaLayer.refreshEvent`).
+   * @default none: the views keep the days of their last making
+   */
+  readonly remakeViews?: { readonly handler: lambda.IFunction; readonly event: Record<string, unknown> };
 }
 
 /**
@@ -65,6 +72,7 @@ export interface CuratedCompactionProps {
  * other: create the Iceberg table if needed; then for each write (one date of the window,
  * at most {@link MAX_PARTITIONS_PER_WRITE} event types: Athena's limit per write) MERGE its
  * raw rows into it (`WHEN NOT MATCHED THEN INSERT`) and OPTIMIZE (bin-pack) its files; then
+ * make the typed views again with the curated days now held (the Athena layer's refresh); then
  * VACUUM old snapshots. Start it by hand with `{"date":"yyyy-MM-dd"}` to backfill any day: every step
  * is idempotent. `{"date":"yyyy-MM-dd","backfill":true}` also sets every typed column of the
  * window's curated rows again from `payload` (after a catalog change added a column: the deploy
@@ -169,7 +177,17 @@ export class CuratedCompaction extends Construct {
       write.next(optimizeWrite);
     }
     eachWrite.itemProcessor(write);
-    plan.next(query('CreateTable', create)).next(eachWrite).next(query('Vacuum', vacuumCurated(table, db)));
+    const afterWrites: sfn.INextable & sfn.IChainable = props.remakeViews
+      ? new tasks.LambdaInvoke(this, 'RemakeViews', {
+          lambdaFunction: props.remakeViews.handler,
+          payload: sfn.TaskInput.fromObject(props.remakeViews.event),
+          resultPath: sfn.JsonPath.DISCARD,
+          retryOnServiceExceptions: true,
+          taskTimeout: sfn.Timeout.duration(Duration.minutes(15)),
+        })
+      : new sfn.Pass(this, 'ViewsKept');
+    plan.next(query('CreateTable', create)).next(eachWrite).next(afterWrites);
+    afterWrites.next(query('Vacuum', vacuumCurated(table, db)));
     const wantsBackfill = sfn.Condition.and(sfn.Condition.isPresent('$.backfill'), sfn.Condition.booleanEquals('$.backfill', true));
     const choice = new sfn.Choice(this, 'CheckInput');
     if (backfill) {
@@ -254,6 +272,9 @@ export class CuratedCompaction extends Construct {
         `Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:userDefinedFunction/${db}/*`,
         'Added by the AthenaStartQueryExecution task for the query database: its functions only.',
       ),
+      ...(props.remakeViews
+        ? [ack(`Resource::<${resourceLogicalId(props.remakeViews.handler)}.Arn>:*`, "CDK's LambdaInvoke task may invoke the Athena layer's handler and its versions.")]
+        : []),
       ack(
         'Resource::*',
         'Added by the AthenaStartQueryExecution task (e.g. athena:GetDataCatalog / X-Ray) for actions without ' +
