@@ -583,7 +583,7 @@ fn curated_typed_columns_hold_the_typed_views_values_for_every_catalog_field() {
         })
         .collect();
     let sql = format!(
-        "SELECT count(*) AS matched, {checks} FROM events_curated AS c JOIN (SELECT lower(event_uuid) AS k, created_at AS t, {view} FROM events_unique) AS u ON lower(c.event_uuid) = u.k AND c.created_at = u.t",
+        "SELECT count(*) AS matched, sum(CASE WHEN c.payload IS DISTINCT FROM u.payload THEN 1 ELSE 0 END) AS differ_payload, {checks} FROM events_curated AS c JOIN (SELECT lower(event_uuid) AS k, created_at AS t, payload, {view} FROM events_unique) AS u ON lower(c.event_uuid) = u.k AND c.created_at = u.t",
         checks = checks.join(", "),
         view = view_side.join(", ")
     );
@@ -595,6 +595,11 @@ fn curated_typed_columns_hold_the_typed_views_values_for_every_catalog_field() {
         row["matched"].as_u64(),
         Some(unique),
         "every curated row is one events_unique row"
+    );
+    assert_eq!(
+        row["differ_payload"].as_u64(),
+        Some(0),
+        "every curated payload is the raw one, byte for byte"
     );
     let mut held_somewhere = 0;
     for c in &columns {
