@@ -105,18 +105,36 @@ pub async fn session(tables: &LakeTables, table: &Table) -> Result<SessionContex
         let parsed = ListingTableUrl::parse(url).map_err(lake_error)?;
         ctx.register_object_store(parsed.object_store().as_ref(), store.clone());
     }
-    let partition_cols: Vec<(String, DataType)> = table
-        .partition_key_names()
-        .into_iter()
-        .map(|k| (k.to_string(), DataType::Utf8))
-        .collect();
-    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-        .with_file_extension(".parquet")
-        .with_table_partition_cols(partition_cols.clone());
     let schema = arrow_schema(table)?;
-    ctx.register_listing_table(&table.name, &tables.events, options.clone(), Some(schema.clone()), None)
-        .await
-        .map_err(lake_error)?;
+    ctx.register_listing_table(
+        &table.name,
+        &tables.events,
+        listing_options(table),
+        Some(schema.clone()),
+        None,
+    )
+    .await
+    .map_err(lake_error)?;
+    // The very view Athena gets, from the generated SQL, minus the database qualifier.
+    let view = eventlake_glue_schema::athena::events_unique(table).replace(&format!("{}.", table.database), "");
+    let view: String = view
+        .lines()
+        .filter(|l| !l.starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    ctx.sql(view.trim_end_matches(';')).await.map_err(lake_error)?;
+    Ok(ctx)
+}
+
+/// Registers `events_curated` with a [`session`]: the table's columns and the typed ones
+/// `eventlake compact` writes (older curated files without them read NULL there). Before any
+/// compaction, an empty table of that shape, as the deploy creates the Iceberg table empty: the
+/// per-event views read it. Not part of every session: planning the typed columns' schema took
+/// ~10 ms, half of a small query's start (measured 2026-12-03); [`query`] registers it for a
+/// statement that names it or an event's view.
+pub async fn register_curated(ctx: &SessionContext, tables: &LakeTables, table: &Table) -> Result<(), CliError> {
+    let partition_cols = partition_columns(table);
+    let options = listing_options(table);
     // The table's columns and the typed ones `eventlake compact` writes (older curated files
     // without them read NULL there). Before any compaction, an empty table of that shape, as
     // the deploy creates the Iceberg table empty: the per-event views read it.
@@ -141,15 +159,23 @@ pub async fn session(tables: &LakeTables, table: &Table) -> Result<SessionContex
             ctx.register_batch(&curated_name, empty).map_err(lake_error)?;
         }
     }
-    // The very view Athena gets, from the generated SQL, minus the database qualifier.
-    let view = eventlake_glue_schema::athena::events_unique(table).replace(&format!("{}.", table.database), "");
-    let view: String = view
-        .lines()
-        .filter(|l| !l.starts_with("--"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    ctx.sql(view.trim_end_matches(';')).await.map_err(lake_error)?;
-    Ok(ctx)
+    Ok(())
+}
+
+/// The partition columns of the lake's tables (strings: path segments).
+fn partition_columns(table: &Table) -> Vec<(String, DataType)> {
+    table
+        .partition_key_names()
+        .into_iter()
+        .map(|k| (k.to_string(), DataType::Utf8))
+        .collect()
+}
+
+/// How the lake's tables are listed: Parquet files under hive-style partition folders.
+fn listing_options(table: &Table) -> ListingOptions {
+    ListingOptions::new(Arc::new(ParquetFormat::default()))
+        .with_file_extension(".parquet")
+        .with_table_partition_cols(partition_columns(table))
 }
 
 /// Registers the `field_drift` view with a [`session`]. Not part of every session: planning its
@@ -281,7 +307,13 @@ pub fn query(
         if names_field_drift(sql) {
             register_field_drift(&ctx, table).await?;
         }
-        register_event_views(&ctx, &tables, table, sql).await?;
+        let views_named = eventlake_glue_schema::Catalog::embedded()
+            .events()
+            .any(|e| names_object(sql, &e.view_name()));
+        if views_named || names_object(sql, &eventlake_glue_schema::athena::curated_table_name(table)) {
+            register_curated(&ctx, &tables, table).await?;
+            register_event_views(&ctx, &tables, table, sql).await?;
+        }
         run_sql(&ctx, sql, limit).await
     });
     let mut batches = match result {
