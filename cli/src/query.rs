@@ -135,9 +135,6 @@ pub async fn session(tables: &LakeTables, table: &Table) -> Result<SessionContex
 pub async fn register_curated(ctx: &SessionContext, tables: &LakeTables, table: &Table) -> Result<(), CliError> {
     let partition_cols = partition_columns(table);
     let options = listing_options(table);
-    // The table's columns and the typed ones `eventlake compact` writes (older curated files
-    // without them read NULL there). Before any compaction, an empty table of that shape, as
-    // the deploy creates the Iceberg table empty: the per-event views read it.
     let curated_name = eventlake_glue_schema::athena::curated_table_name(table);
     let curated_schema = crate::curated::curated_schema(table, eventlake_glue_schema::Catalog::embedded()).await?;
     match &tables.curated {
