@@ -34,7 +34,7 @@ test-cdk: cdk-deps
 
 # Install what the Rust tests need beyond cargo: moto's S3 server and kinesalite (real S3 and
 # Kinesis protocol peers; kinesalite from cli/tests/kinesalite's lock file)
-rust-test-deps:
+rust-test-deps: wheel-engine
     command -v moto_server >/dev/null || pip install --quiet "moto[server]==5.2.5"
     cd cli/tests/kinesalite && npm ci --no-audit --no-fund --loglevel=error
 
@@ -89,16 +89,23 @@ produce stream args="--rate 300 --duration 60":
     target/release/eventlake produce --stream {{stream}} {{args}}
 
 # The whole pipeline on this machine, no AWS: generate an hour of traffic (1M events), replay it
-# through the transform into ./demo-lake as Parquet, run analyst queries
-demo events="1000000" lake="demo-lake":
+# through the transform into ./demo-lake as Parquet, run analyst queries. The command is built
+# without DataFusion, the AWS SDK and the S3 client: its SQL runs on DataFusion's Python wheel
+demo events="1000000" lake="demo-lake": wheel-engine
     #!/usr/bin/env bash
     set -euo pipefail
     if [ ! -x target/release/eventlake ]; then
-      echo "demo: first build of the eventlake command (release, without the AWS SDK and S3 client: the demo needs neither)."
-      echo "demo: measured on a fresh clone of a 2-core machine: about 31 minutes (docs/performance.md#first-build); later runs start in seconds."
+      echo "demo: first build of the eventlake command (release; the SQL engine comes prebuilt from PyPI, so DataFusion is not compiled)."
+      echo "demo: measured on a fresh clone of a 2-core machine: about 6 minutes, downloads included (docs/performance.md#first-build); later runs start in seconds."
     fi
     cargo build --locked --release -p eventlake --no-default-features
     target/release/eventlake demo --events {{events}} --lake {{lake}}
+
+# The wheel engine's Python packages (DataFusion's wheel and pyarrow, pinned in
+# cli/src/engine/requirements.txt): what `eventlake query` runs on in a build without the
+# feature `engine`, as `just demo`'s is
+wheel-engine:
+    pip install --quiet --disable-pip-version-check -r cli/src/engine/requirements.txt
 
 # SQL over the local lake, e.g. just query "SELECT count(*) FROM events_unique"
 query sql lake="demo-lake":

@@ -6,16 +6,16 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::compute::concat_batches;
-use datafusion::arrow::datatypes::{Schema, SchemaRef};
-use datafusion::prelude::SessionContext;
+use arrow_array::RecordBatch;
+use arrow_schema::{Schema, SchemaRef};
+use arrow_select::concat::concat_batches;
 use eventlake_glue_schema::athena::Dialect;
 use eventlake_glue_schema::curated::typed_columns;
 use eventlake_glue_schema::{Catalog, Table};
 use eventlake_lake::convert::arrow_schema;
 use eventlake_lake::LakeError;
 
+use crate::engine::{Session, SessionOptions};
 use crate::CliError;
 
 /// An engine error while typing rows, as a CLI error.
@@ -23,8 +23,9 @@ fn query_error(e: impl std::fmt::Display) -> CliError {
     CliError::Query(format!("typed columns: {e}"))
 }
 
-/// The name the rows being typed have in the session.
-const ROWS: &str = "rows";
+/// The name the rows being typed have in the session (a query session's too, while the
+/// curated schema is planned: a name no lake table or view has).
+const ROWS: &str = "eventlake_rows_to_type";
 
 /// The statement that appends the typed columns to the rows of [`ROWS`].
 fn select(catalog: &Catalog) -> String {
@@ -39,26 +40,25 @@ fn select(catalog: &Catalog) -> String {
 }
 
 /// The output's schema of `select` over `table`'s rows: the expressions' own types, planned
-/// over no rows in `ctx` (which gets a [`ROWS`] table).
-async fn planned_schema(ctx: &SessionContext, select: &str, table: &Table) -> Result<SchemaRef, CliError> {
-    ctx.register_batch(ROWS, RecordBatch::new_empty(arrow_schema(table)?))
+/// over no rows in `session` ([`ROWS`] is registered for it, then removed).
+fn planned_schema(session: &Session, select: &str, table: &Table) -> Result<SchemaRef, CliError> {
+    session
+        .register_batch(ROWS, RecordBatch::new_empty(arrow_schema(table)?))
         .map_err(query_error)?;
-    let frame = ctx.sql(select).await.map_err(query_error)?;
-    Ok(Arc::new(frame.schema().as_arrow().clone()))
+    let schema = session.schema(select).map_err(query_error);
+    session.deregister(ROWS).map_err(query_error)?;
+    schema
 }
 
-/// The curated files' schema: `table`'s columns, then the typed columns of `catalog` (for a
-/// query session, which is already async).
-pub async fn curated_schema(table: &Table, catalog: &Catalog) -> Result<SchemaRef, CliError> {
-    let ctx = SessionContext::new();
-    crate::sql_functions::register(&ctx);
-    planned_schema(&ctx, &select(catalog), table).await
+/// The curated files' schema: `table`'s columns, then the typed columns of `catalog`, planned
+/// in `session` (a query session).
+pub fn curated_schema(session: &Session, table: &Table, catalog: &Catalog) -> Result<SchemaRef, CliError> {
+    planned_schema(session, &select(catalog), table)
 }
 
 /// Appends the typed columns to a partition's rows with one SQL statement.
 pub struct SqlTypedColumns {
-    runtime: tokio::runtime::Runtime,
-    ctx: SessionContext,
+    session: Session,
     select: String,
     /// The table's columns, then the typed columns.
     schema: SchemaRef,
@@ -67,14 +67,11 @@ pub struct SqlTypedColumns {
 impl SqlTypedColumns {
     /// The typed columns of `catalog` for `table`'s rows.
     pub fn new(table: &Table, catalog: &Catalog) -> Result<SqlTypedColumns, CliError> {
-        let runtime = tokio::runtime::Builder::new_current_thread().build()?;
-        let ctx = SessionContext::new();
-        crate::sql_functions::register(&ctx);
+        let session = Session::new(&SessionOptions::default())?;
         let select = select(catalog);
-        let schema = runtime.block_on(planned_schema(&ctx, &select, table))?;
+        let schema = planned_schema(&session, &select, table)?;
         Ok(SqlTypedColumns {
-            runtime,
-            ctx,
+            session,
             select,
             schema,
         })
@@ -82,13 +79,10 @@ impl SqlTypedColumns {
 
     /// `rows` with the typed columns appended.
     fn run(&self, rows: RecordBatch) -> Result<RecordBatch, CliError> {
-        self.runtime.block_on(async {
-            self.ctx.deregister_table(ROWS).map_err(query_error)?;
-            self.ctx.register_batch(ROWS, rows).map_err(query_error)?;
-            let frame = self.ctx.sql(&self.select).await.map_err(query_error)?;
-            let batches = frame.collect().await.map_err(query_error)?;
-            concat_batches(&self.schema, &batches).map_err(query_error)
-        })
+        self.session.deregister(ROWS).map_err(query_error)?;
+        self.session.register_batch(ROWS, rows).map_err(query_error)?;
+        let batches = self.session.query(&self.select, false, None).map_err(query_error)?;
+        concat_batches(&self.schema, &batches).map_err(query_error)
     }
 }
 

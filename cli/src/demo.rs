@@ -159,21 +159,17 @@ pub fn demo(options: &DemoOptions, out: &mut impl Write) -> Result<DeliverySumma
     let summary = replayed.summary;
     writeln!(out, "{}", crate::report::replay(&summary))?;
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let tables = locate(&options.lake, table)?;
-    runtime.block_on(async {
-        let ctx = session(&tables, table).await?;
-        for (title, sql) in QUERIES {
-            writeln!(out, "-- {title}\n{sql};")?;
-            let batches = run_sql(&ctx, sql, None).await?;
-            print(&batches, Format::Table, out)?;
-            writeln!(out)?;
-        }
-        let drift = crate::quality::collect(&ctx, table, crate::quality::DEFAULT_DAYS).await?;
-        write!(out, "{}", crate::quality::render(&drift, &options.lake))?;
+    let session = session(&tables, table)?;
+    for (title, sql) in QUERIES {
+        writeln!(out, "-- {title}\n{sql};")?;
+        let batches = run_sql(&session, sql, None)?;
+        print(&batches, Format::Table, out)?;
         writeln!(out)?;
-        Ok::<(), CliError>(())
-    })?;
+    }
+    let drift = crate::quality::collect(&session, table, crate::quality::DEFAULT_DAYS)?;
+    write!(out, "{}", crate::quality::render(&drift, &options.lake))?;
+    writeln!(out)?;
     writeln!(
         out,
         "Done. Rejected events are under {}/errors/processing-failed/ with their reasons.\nTry: eventlake query --lake {} \"SELECT event_name, count(*) FROM events_unique GROUP BY 1 ORDER BY 2 DESC LIMIT 5\"",

@@ -3,6 +3,7 @@
 
 pub mod curated;
 pub mod demo;
+pub mod engine;
 pub mod generate;
 pub mod invoke;
 #[cfg(feature = "produce")]
@@ -51,6 +52,10 @@ pub enum CliError {
     /// A query cannot be run or failed.
     #[error("{0}")]
     Query(String),
+    /// The SQL engine could not start (the wheel engine's Python or its `datafusion` wheel is
+    /// missing, or the engine asked for is not in this build).
+    #[error("{0}")]
+    Engine(String),
     /// `demo` refuses the lake it was given.
     #[error("{0}")]
     Demo(String),

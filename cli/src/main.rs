@@ -465,7 +465,10 @@ fn main() -> ExitCode {
         // The account of what is in the lake is already printed.
         Err(CliError::Interrupted) => ExitCode::from(130),
         Err(e) => {
-            eprintln!("eventlake: {e}");
+            // One line, whatever the message: an engine's error can span several.
+            let text = e.to_string();
+            let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+            eprintln!("eventlake: {}", lines.join(" "));
             ExitCode::FAILURE
         }
     }

@@ -7,13 +7,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use datafusion::arrow::array::{Array, RecordBatch, StringArray};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::DataType;
-use datafusion::prelude::SessionContext;
+use arrow_array::{Array, RecordBatch, StringArray};
+use arrow_cast::cast;
+use arrow_schema::DataType;
 use eventlake_glue_schema::field_drift::{self, CATALOG_FIELD, UNKNOWN_EVENT, UNKNOWN_FIELD};
 use eventlake_glue_schema::Table;
 
+use crate::engine::Session;
 use crate::query::{locate, register_field_drift, run_sql, session};
 use crate::CliError;
 
@@ -137,10 +137,10 @@ fn first_day(last: &str, days: u32) -> Result<String, CliError> {
     Ok((last - chrono::Days::new(u64::from(days.max(1) - 1))).to_string())
 }
 
-/// The report over the newest `days` days of the lake in `ctx` (a [`session`]).
-pub async fn collect(ctx: &SessionContext, table: &Table, days: u32) -> Result<QualityReport, CliError> {
-    register_field_drift(ctx, table).await?;
-    let newest = cells(&run_sql(ctx, "SELECT max(created_date) FROM events", None).await?)?;
+/// The report over the newest `days` days of the lake in `session` (a [`session`]).
+pub fn collect(session: &Session, table: &Table, days: u32) -> Result<QualityReport, CliError> {
+    register_field_drift(session, table)?;
+    let newest = cells(&run_sql(session, "SELECT max(created_date) FROM events", None)?)?;
     let Some(last) = newest.first().and_then(|r| r[0].clone()) else {
         return Ok(QualityReport::default());
     };
@@ -162,7 +162,7 @@ pub async fn collect(ctx: &SessionContext, table: &Table, days: u32) -> Result<Q
              FROM {view} WHERE {within} AND finding = '{finding}' GROUP BY finding, event_name, field, expected_type",
             view = field_drift::VIEW
         );
-        rows.extend(cells(&run_sql(ctx, &sql, None).await?)?);
+        rows.extend(cells(&run_sql(session, &sql, None)?)?);
     }
     // Unique events per name: every row of a name counts all of its events.
     let mut per_name: BTreeMap<String, u64> = BTreeMap::new();
@@ -259,12 +259,8 @@ pub async fn collect(ctx: &SessionContext, table: &Table, days: u32) -> Result<Q
 
 /// `eventlake quality`: the report over the newest `days` days of the lake at `lake`.
 pub fn quality(lake: &Path, table: &Table, days: u32) -> Result<QualityReport, CliError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let tables = locate(lake, table)?;
-    runtime.block_on(async {
-        let ctx = session(&tables, table).await?;
-        collect(&ctx, table, days).await
-    })
+    collect(&session(&tables, table)?, table, days)
 }
 
 /// At most `max` characters of `s`, with `…` when cut.

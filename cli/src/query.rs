@@ -1,4 +1,4 @@
-//! `eventlake query`: SQL over a lake (a directory or `s3://…`) with DataFusion. The table `events` has the
+//! `eventlake query`: SQL over a lake (a directory or `s3://…`) with DataFusion ([`crate::engine`]). The table `events` has the
 //! Glue table's columns plus the hive partition columns `event_type` and `created_date`
 //! (read from the paths, as Athena does); `events_unique` is the same view Athena gets,
 //! from the same generated SQL; `events_curated` is what `eventlake compact` wrote (empty
@@ -11,17 +11,13 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::DataType;
-use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::ListingOptions;
-use datafusion::execution::context::SQLOptions;
-use datafusion::prelude::SessionContext;
+use arrow_array::RecordBatch;
+use arrow_schema::{DataType, Field, FieldRef, Schema};
 use eventlake_glue_schema::athena::{fill_curated_days, typed_view_in, Dialect};
 use eventlake_glue_schema::{field_drift, Table};
 
+use crate::engine::{Session, SessionOptions};
 use crate::CliError;
-use datafusion::datasource::listing::ListingTableUrl;
 use eventlake_lake::convert::arrow_schema;
 use eventlake_lake::LakeStore;
 
@@ -84,46 +80,34 @@ pub fn locate(lake: &Path, table: &Table) -> Result<LakeTables, CliError> {
 /// temporary files.
 pub const QUERY_MEMORY_MB: usize = 2048;
 
-/// A session with `events` and `events_unique` (and `events_curated`, once `eventlake
-/// compact` has written it) registered over the tables of a lake, with the JSON functions the
-/// generated views use ([`crate::sql_functions`]); `field_drift` is added by
-/// [`register_field_drift`].
-pub async fn session(tables: &LakeTables, table: &Table) -> Result<SessionContext, CliError> {
+/// A session with `events` and `events_unique` registered over the tables of a lake, with the
+/// JSON functions the generated views use ([`crate::sql_functions`]); `field_drift`,
+/// `events_curated` and the typed views are added by [`register_field_drift`],
+/// [`register_curated`] and [`register_event_views`].
+pub fn session(tables: &LakeTables, table: &Table) -> Result<Session, CliError> {
     let mb: usize = std::env::var("EVENTLAKE_QUERY_MEMORY_MB")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(QUERY_MEMORY_MB);
-    let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
-        .with_memory_pool(Arc::new(datafusion::execution::memory_pool::FairSpillPool::new(
-            mb << 20,
-        )))
-        .build_arc()
-        .map_err(lake_error)?;
-    let ctx = SessionContext::new_with_config_rt(datafusion::prelude::SessionConfig::new(), runtime);
-    crate::sql_functions::register(&ctx);
+    let session = Session::new(&SessionOptions { memory_mb: Some(mb) })?;
     if let Some((url, store)) = &tables.object_store {
-        let parsed = ListingTableUrl::parse(url).map_err(lake_error)?;
-        ctx.register_object_store(parsed.object_store().as_ref(), store.clone());
+        session.register_object_store(url, store.clone()).map_err(lake_error)?;
     }
     let schema = arrow_schema(table)?;
-    ctx.register_listing_table(
-        &table.name,
-        &tables.events,
-        listing_options(table),
-        Some(schema.clone()),
-        None,
-    )
-    .await
-    .map_err(lake_error)?;
+    session
+        .register_parquet(&table.name, &tables.events, schema, &partition_columns(table))
+        .map_err(lake_error)?;
     // The very view Athena gets, from the generated SQL, minus the database qualifier.
     let view = eventlake_glue_schema::athena::events_unique(table).replace(&format!("{}.", table.database), "");
-    let view: String = view
-        .lines()
-        .filter(|l| !l.starts_with("--"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    ctx.sql(view.trim_end_matches(';')).await.map_err(lake_error)?;
-    Ok(ctx)
+    session.execute(&statement(&view)).map_err(lake_error)?;
+    Ok(session)
+}
+
+/// A generated statement as an engine runs it: without its `--` comment lines and the
+/// trailing `;`.
+fn statement(sql: &str) -> String {
+    let lines: Vec<&str> = sql.lines().filter(|l| !l.starts_with("--")).collect();
+    lines.join("\n").trim_end().trim_end_matches(';').to_string()
 }
 
 /// Registers `events_curated` with a [`session`]: the table's columns and the typed ones
@@ -132,28 +116,21 @@ pub async fn session(tables: &LakeTables, table: &Table) -> Result<SessionContex
 /// per-event views read it. Not part of every session: planning the typed columns' schema took
 /// ~10 ms, half of a small query's start (measured 2026-12-03); [`query`] registers it for a
 /// statement that names it or an event's view.
-pub async fn register_curated(ctx: &SessionContext, tables: &LakeTables, table: &Table) -> Result<(), CliError> {
+pub fn register_curated(session: &Session, tables: &LakeTables, table: &Table) -> Result<(), CliError> {
     let partition_cols = partition_columns(table);
-    let options = listing_options(table);
     let curated_name = eventlake_glue_schema::athena::curated_table_name(table);
-    let curated_schema = crate::curated::curated_schema(table, eventlake_glue_schema::Catalog::embedded()).await?;
+    let curated_schema = crate::curated::curated_schema(session, table, eventlake_glue_schema::Catalog::embedded())?;
     match &tables.curated {
-        Some(curated) => ctx
-            .register_listing_table(&curated_name, curated, options, Some(curated_schema), None)
-            .await
+        Some(curated) => session
+            .register_parquet(&curated_name, curated, curated_schema, &partition_cols)
             .map_err(lake_error)?,
         None => {
-            let mut fields: Vec<datafusion::arrow::datatypes::FieldRef> =
-                curated_schema.fields().iter().cloned().collect();
+            let mut fields: Vec<FieldRef> = curated_schema.fields().iter().cloned().collect();
             for (key, ty) in &partition_cols {
-                fields.push(Arc::new(datafusion::arrow::datatypes::Field::new(
-                    key,
-                    ty.clone(),
-                    true,
-                )));
+                fields.push(Arc::new(Field::new(key, ty.clone(), true)));
             }
-            let empty = RecordBatch::new_empty(Arc::new(datafusion::arrow::datatypes::Schema::new(fields)));
-            ctx.register_batch(&curated_name, empty).map_err(lake_error)?;
+            let empty = RecordBatch::new_empty(Arc::new(Schema::new(fields)));
+            session.register_batch(&curated_name, empty).map_err(lake_error)?;
         }
     }
     Ok(())
@@ -168,21 +145,11 @@ fn partition_columns(table: &Table) -> Vec<(String, DataType)> {
         .collect()
 }
 
-/// How the lake's tables are listed: Parquet files under hive-style partition folders.
-fn listing_options(table: &Table) -> ListingOptions {
-    ListingOptions::new(Arc::new(ParquetFormat::default()))
-        .with_file_extension(".parquet")
-        .with_table_partition_cols(partition_columns(table))
-}
-
 /// Registers the `field_drift` view with a [`session`]. Not part of every session: planning its
 /// ~95 KB of SQL took ~40 ms, most of a small query's start (measured 2026-12-02).
-pub async fn register_field_drift(ctx: &SessionContext, table: &Table) -> Result<(), CliError> {
+pub fn register_field_drift(session: &Session, table: &Table) -> Result<(), CliError> {
     let drift = field_drift::view(table, eventlake_glue_schema::Catalog::embedded(), Dialect::Local);
-    ctx.sql(drift.trim_end().trim_end_matches(';'))
-        .await
-        .map_err(lake_error)?;
-    Ok(())
+    session.execute(&statement(&drift)).map_err(lake_error)
 }
 
 /// Whether `sql` names the `field_drift` view (then [`query`] registers it).
@@ -196,12 +163,7 @@ fn names_field_drift(sql: &str) -> bool {
 /// listed by [`locate`], are written into the view as literals ([`fill_curated_days`], as the
 /// Athena layer does after each daily run), so each side skips the other's partitions unread.
 /// Only the views named: the catalog has ~100.
-pub async fn register_event_views(
-    ctx: &SessionContext,
-    tables: &LakeTables,
-    table: &Table,
-    sql: &str,
-) -> Result<(), CliError> {
+pub fn register_event_views(session: &Session, tables: &LakeTables, table: &Table, sql: &str) -> Result<(), CliError> {
     for event in eventlake_glue_schema::Catalog::embedded().events() {
         if !names_object(sql, &event.view_name()) {
             continue;
@@ -214,10 +176,7 @@ pub async fn register_event_views(
                 .unwrap_or_default()
         })
         .map_err(|e| CliError::Query(format!("view {}: {e}", event.view_name())))?;
-        let view: Vec<&str> = view.lines().filter(|l| !l.starts_with("--")).collect();
-        ctx.sql(view.join("\n").trim_end_matches(';'))
-            .await
-            .map_err(lake_error)?;
+        session.execute(&statement(&view)).map_err(lake_error)?;
     }
     Ok(())
 }
@@ -232,13 +191,8 @@ fn names_object(sql: &str, name: &str) -> bool {
 
 /// Runs `sql` (a query: statements that write or change the catalog are refused) and returns
 /// the result batches: at most `max_rows` rows if given.
-pub async fn run_sql(ctx: &SessionContext, sql: &str, max_rows: Option<usize>) -> Result<Vec<RecordBatch>, CliError> {
-    let read_only = SQLOptions::new()
-        .with_allow_ddl(false)
-        .with_allow_dml(false)
-        .with_allow_statements(false);
-    let df = ctx.sql_with_options(sql, read_only).await.map_err(|e| {
-        let text = e.to_string();
+pub fn run_sql(session: &Session, sql: &str, max_rows: Option<usize>) -> Result<Vec<RecordBatch>, CliError> {
+    session.query(sql, true, max_rows).map_err(|text| {
         // DataFusion's own words for a refused plan: say what this command allows.
         if text.contains("not supported")
             && (text.contains("DDL") || text.contains("DML") || text.contains("Statement"))
@@ -247,31 +201,24 @@ pub async fn run_sql(ctx: &SessionContext, sql: &str, max_rows: Option<usize>) -
         } else {
             lake_error(text)
         }
-    })?;
-    let df = match max_rows {
-        Some(n) => df.limit(0, Some(n)).map_err(lake_error)?,
-        None => df,
-    };
-    df.collect().await.map_err(lake_error)
+    })
 }
 
 /// Writes batches in `format`.
 pub fn print(batches: &[RecordBatch], format: Format, out: &mut impl Write) -> Result<(), CliError> {
     match format {
         Format::Table => {
-            let text = datafusion::arrow::util::pretty::pretty_format_batches(batches).map_err(lake_error)?;
+            let text = arrow_cast::pretty::pretty_format_batches(batches).map_err(lake_error)?;
             writeln!(out, "{text}")?;
         }
         Format::Csv => {
-            let mut w = datafusion::arrow::csv::WriterBuilder::new()
-                .with_header(true)
-                .build(&mut *out);
+            let mut w = arrow_csv::WriterBuilder::new().with_header(true).build(&mut *out);
             for b in batches {
                 w.write(b).map_err(lake_error)?;
             }
         }
         Format::Json => {
-            let mut w = datafusion::arrow::json::LineDelimitedWriter::new(&mut *out);
+            let mut w = arrow_json::LineDelimitedWriter::new(&mut *out);
             for b in batches {
                 w.write(b).map_err(lake_error)?;
             }
@@ -295,24 +242,23 @@ pub fn query(
     max_rows: usize,
     out: &mut impl Write,
 ) -> Result<usize, CliError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let tables = locate(lake, table)?;
     // One row more than shown tells whether there are more.
     let limit = (max_rows > 0).then_some(max_rows + 1);
-    let result = runtime.block_on(async {
-        let ctx = session(&tables, table).await?;
+    let result = (|| {
+        let session = session(&tables, table)?;
         if names_field_drift(sql) {
-            register_field_drift(&ctx, table).await?;
+            register_field_drift(&session, table)?;
         }
         let views_named = eventlake_glue_schema::Catalog::embedded()
             .events()
             .any(|e| names_object(sql, &e.view_name()));
         if views_named || names_object(sql, &eventlake_glue_schema::athena::curated_table_name(table)) {
-            register_curated(&ctx, &tables, table).await?;
-            register_event_views(&ctx, &tables, table, sql).await?;
+            register_curated(&session, &tables, table)?;
+            register_event_views(&session, &tables, table, sql)?;
         }
-        run_sql(&ctx, sql, limit).await
-    });
+        run_sql(&session, sql, limit)
+    })();
     let mut batches = match result {
         Err(CliError::Query(text)) if text.contains("Parquet") => {
             // DataFusion does not say which file it could not decode: find it.

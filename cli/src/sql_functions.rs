@@ -12,20 +12,50 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, ListBuilder, StringArray, StringBuilder, StructBuilder, TimestampMicrosecondArray,
-};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Field, Fields, TimeUnit};
-use datafusion::common::{exec_err, Result};
-use datafusion::logical_expr::{create_udf, ColumnarValue, ScalarUDF, Volatility};
-use datafusion::prelude::SessionContext;
+use arrow_array::builder::{ListBuilder, StringBuilder, StructBuilder};
+use arrow_array::{Array, ArrayRef, StringArray, TimestampMicrosecondArray};
+use arrow_cast::cast;
+use arrow_schema::{DataType, Field, Fields, TimeUnit};
 use eventlake_transform::json::{self, Member, ValueKind};
 
+/// What a function returns: its column, or why it failed (the engine's execution error).
+pub type Result<T> = std::result::Result<T, String>;
+
+/// What computes a function's result column from its argument columns.
+pub type Apply = Box<dyn Fn(&[ArrayRef]) -> Result<ArrayRef> + Send + Sync>;
+
+/// One SQL function: its name, argument types and result type, and what computes it over
+/// arrays (literal arguments repeated to the batch's length). The in-process engine and the
+/// wheel engine both call [`Function::apply`]: one implementation for either.
+pub struct Function {
+    /// The SQL name.
+    pub name: &'static str,
+    /// The argument types (an engine casts to them).
+    pub args: Vec<DataType>,
+    /// The result type.
+    pub returns: DataType,
+    /// Computes the result column.
+    pub apply: Apply,
+}
+
 /// Registers every function of this module with `ctx`.
-pub fn register(ctx: &SessionContext) {
-    for udf in functions() {
-        ctx.register_udf(udf);
+#[cfg(feature = "engine")]
+pub fn register(ctx: &datafusion::prelude::SessionContext) {
+    use datafusion::logical_expr::{create_udf, ColumnarValue, Volatility};
+    for f in functions() {
+        let apply = Arc::new(f.apply);
+        ctx.register_udf(create_udf(
+            f.name,
+            f.args,
+            f.returns,
+            Volatility::Immutable,
+            Arc::new(move |args: &[ColumnarValue]| {
+                let arrays = ColumnarValue::values_to_arrays(args)?;
+                (apply)(&arrays)
+                    .map(ColumnarValue::Array)
+                    .map_err(datafusion::error::DataFusionError::Execution)
+            }),
+        ));
     }
 }
 
@@ -41,7 +71,22 @@ fn list_of(item: DataType) -> DataType {
     DataType::List(Arc::new(Field::new("item", item, true)))
 }
 
-fn functions() -> Vec<ScalarUDF> {
+fn function_of(
+    name: &'static str,
+    args: Vec<DataType>,
+    returns: DataType,
+    apply: impl Fn(&[ArrayRef]) -> Result<ArrayRef> + Send + Sync + 'static,
+) -> Function {
+    Function {
+        name,
+        args,
+        returns,
+        apply: Box::new(apply),
+    }
+}
+
+/// Every function the generated views use.
+pub fn functions() -> Vec<Function> {
     let text = DataType::Utf8;
     vec![
         // json_extract_scalar(json, '$.name'): a string's text, a number's or boolean's JSON
@@ -52,58 +97,50 @@ fn functions() -> Vec<ScalarUDF> {
             Some(text[m.value_start..m.value_end].to_string())
         }),
         // json_format(json): the JSON text (values here are text already).
-        create_udf(
-            "json_format",
-            vec![text.clone()],
-            text.clone(),
-            Volatility::Immutable,
-            Arc::new(|args| strings_to_strings(args, |row| Ok(row[0].map(str::to_string)))),
-        ),
+        function_of("json_format", vec![text.clone()], text.clone(), |args| {
+            strings_to_strings(args, |row| Ok(row[0].map(str::to_string)))
+        }),
         // try_from_iso8601_timestamp(text): Athena's
         // `TRY(CAST(from_iso8601_timestamp(text) AT TIME ZONE 'UTC' AS TIMESTAMP))`.
-        create_udf(
+        function_of(
             "try_from_iso8601_timestamp",
             vec![text.clone()],
             DataType::Timestamp(TimeUnit::Microsecond, None),
-            Volatility::Immutable,
-            Arc::new(try_from_iso8601_timestamp),
+            try_from_iso8601_timestamp,
         ),
         // try_json_array(json, 'VARCHAR'): `TRY_CAST(json AS ARRAY(VARCHAR))`, the elements'
         // text; NULL when the value is not an array or an element does not cast.
-        create_udf(
+        function_of(
             "try_json_array",
             vec![text.clone(), text.clone()],
             list_of(text.clone()),
-            Volatility::Immutable,
-            Arc::new(try_json_array),
+            try_json_array,
         ),
         // json_members(json): the object's members as (field, value JSON text), for Athena's
         // `UNNEST(TRY_CAST(json_parse(json) AS MAP(VARCHAR, JSON)))`; no members for text
         // that is not an object or repeats a key (a map cannot hold that object).
-        create_udf(
+        function_of(
             "json_members",
             vec![text],
             list_of(DataType::Struct(member_fields())),
-            Volatility::Immutable,
-            Arc::new(json_members),
+            json_members,
         ),
     ]
 }
 
 /// A function of (JSON text, JSONPath of one member) that gives `read` of the member, NULL
 /// when there is none.
-fn member_function(name: &str, read: fn(&str, &Member) -> Option<String>) -> ScalarUDF {
-    create_udf(
+fn member_function(name: &'static str, read: fn(&str, &Member) -> Option<String>) -> Function {
+    function_of(
         name,
         vec![DataType::Utf8, DataType::Utf8],
         DataType::Utf8,
-        Volatility::Immutable,
-        Arc::new(move |args| {
+        move |args| {
             strings_to_strings(args, |row| {
                 let [Some(json), Some(path)] = row else { return Ok(None) };
                 Ok(member(json, member_name(path)?).and_then(|m| read(json, &m)))
             })
-        }),
+        },
     )
 }
 
@@ -119,7 +156,9 @@ fn member_name(path: &str) -> Result<&str> {
             return Ok(name);
         }
     }
-    exec_err!("JSON path {path:?}: eventlake query reads paths of one member (`$.name` or `$[\"name\"]`)")
+    Err(format!(
+        "JSON path {path:?}: eventlake query reads paths of one member (`$.name` or `$[\"name\"]`)"
+    ))
 }
 
 /// The last top-level member of `json` named `name`; None when `json` is not an object or
@@ -147,22 +186,18 @@ fn scalar_text(text: &str, m: &Member) -> Option<String> {
     }
 }
 
-/// The arguments as string arrays of the batch's length (scalars repeated).
-fn string_args(args: &[ColumnarValue]) -> Result<Vec<StringArray>> {
-    ColumnarValue::values_to_arrays(args)?
-        .iter()
+/// The arguments as string arrays.
+fn string_args(args: &[ArrayRef]) -> Result<Vec<StringArray>> {
+    args.iter()
         .map(|a| {
-            let a = cast(a, &DataType::Utf8)?;
+            let a = cast(a, &DataType::Utf8).map_err(|e| e.to_string())?;
             Ok(a.as_any().downcast_ref::<StringArray>().expect("cast to Utf8").clone())
         })
         .collect()
 }
 
 /// Applies `f` to each row of string arguments, giving a string column.
-fn strings_to_strings(
-    args: &[ColumnarValue],
-    f: impl Fn(&[Option<&str>]) -> Result<Option<String>>,
-) -> Result<ColumnarValue> {
+fn strings_to_strings(args: &[ArrayRef], f: impl Fn(&[Option<&str>]) -> Result<Option<String>>) -> Result<ArrayRef> {
     let columns = string_args(args)?;
     let rows = columns.first().map_or(0, |c| c.len());
     let mut out = StringBuilder::with_capacity(rows, rows * 8);
@@ -172,14 +207,14 @@ fn strings_to_strings(
         row.extend(columns.iter().map(|c| c.is_valid(i).then(|| c.value(i))));
         out.append_option(f(&row)?);
     }
-    Ok(ColumnarValue::Array(Arc::new(out.finish())))
+    Ok(Arc::new(out.finish()))
 }
 
-fn try_from_iso8601_timestamp(args: &[ColumnarValue]) -> Result<ColumnarValue> {
+fn try_from_iso8601_timestamp(args: &[ArrayRef]) -> Result<ArrayRef> {
     let columns = string_args(args)?;
     let texts = &columns[0];
     let out: TimestampMicrosecondArray = texts.iter().map(|t| t.and_then(iso8601_micros)).collect();
-    Ok(ColumnarValue::Array(Arc::new(out)))
+    Ok(Arc::new(out))
 }
 
 /// Microseconds since the epoch (UTC) of an ISO 8601 date or date-time: with an offset or
@@ -204,16 +239,16 @@ fn iso8601_micros(text: &str) -> Option<i64> {
     Some(date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_micros())
 }
 
-fn try_json_array(args: &[ColumnarValue]) -> Result<ColumnarValue> {
+fn try_json_array(args: &[ArrayRef]) -> Result<ArrayRef> {
     let columns = string_args(args)?;
     let (texts, types) = (&columns[0], &columns[1]);
     let mut out = ListBuilder::new(StringBuilder::new());
     for i in 0..texts.len() {
         if types.is_valid(i) && types.value(i) != "VARCHAR" {
-            return exec_err!(
+            return Err(format!(
                 "try_json_array: arrays of {} are not read locally yet (only ARRAY(VARCHAR))",
                 types.value(i)
-            );
+            ));
         }
         let elements = texts.is_valid(i).then(|| varchar_elements(texts.value(i))).flatten();
         match elements {
@@ -226,7 +261,7 @@ fn try_json_array(args: &[ColumnarValue]) -> Result<ColumnarValue> {
             None => out.append(false),
         }
     }
-    Ok(ColumnarValue::Array(Arc::new(out.finish())))
+    Ok(Arc::new(out.finish()))
 }
 
 /// The elements of a JSON array as `CAST(JSON AS ARRAY(VARCHAR))` gives them: a string's
@@ -248,7 +283,7 @@ fn varchar_elements(text: &str) -> Option<Vec<Option<String>>> {
         .collect()
 }
 
-fn json_members(args: &[ColumnarValue]) -> Result<ColumnarValue> {
+fn json_members(args: &[ArrayRef]) -> Result<ArrayRef> {
     let columns = string_args(args)?;
     let texts = &columns[0];
     let fields = member_fields();
@@ -289,8 +324,7 @@ fn json_members(args: &[ColumnarValue]) -> Result<ColumnarValue> {
         }
         out.append(true);
     }
-    let array: ArrayRef = Arc::new(out.finish());
-    Ok(ColumnarValue::Array(array))
+    Ok(Arc::new(out.finish()))
 }
 
 #[cfg(test)]
