@@ -72,7 +72,8 @@ smoke stage="dev":
 
 # Benchmarks (release build): transform vs the Python baseline, replay of 1M events next to
 # DuckDB on the same input, whole-process invoke vs the Python blueprint, produce against
-# kinesalite vs a one-call-at-a-time baseline; see docs/performance.md
+# kinesalite vs a one-call-at-a-time baseline, the wheel engine vs the in-process one; see
+# docs/performance.md
 bench events="1000000": rust-test-deps
     python3 -c 'import duckdb, sys; sys.exit(duckdb.__version__ != "1.4.2")' 2>/dev/null || pip install --quiet duckdb==1.4.2
     cargo bench --locked -p eventlake-transform --bench transform
@@ -82,6 +83,7 @@ bench events="1000000": rust-test-deps
     python3 bench/invoke_bench.py target/release/eventlake
     python3 bench/produce_bench.py target/release/eventlake 100000
     python3 bench/typed_bench.py target/release/eventlake 400000
+    python3 bench/engine_bench.py target/release/eventlake {{events}}
 
 # Load-test a deployed stream, e.g. just produce eventlake-staging-events "--rate 300 --duration 600" (see docs/operations.md)
 produce stream args="--rate 300 --duration 60":
@@ -118,9 +120,10 @@ build:
     cargo lambda build --release --bin eventlake-transform --lambda-dir target/lambda/x86_64
     ls -l target/lambda/*/eventlake-transform/bootstrap
 
-# Run the transform on a Firehose event file (e.g. one saved from the console)
+# Run the transform on a Firehose event file (e.g. one saved from the console); the same
+# build as `just demo`'s (invoke needs no SQL engine), so neither rebuilds the other's
 invoke file="transform/fixtures/kinesis-source-basic/input.json":
-    cargo run --quiet --release -p eventlake -- invoke --decode {{file}}
+    cargo run --quiet --locked --release -p eventlake --no-default-features -- invoke --decode {{file}}
 
 # Regenerate the Athena SQL (glue-schema/athena/) and docs/events.md from table.json and catalog.json
 schema:
