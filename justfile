@@ -18,6 +18,8 @@ test-rust: rust-test-deps
     cargo test --workspace --locked 2>&1 | tee target/test-output.log
     echo "the transform's tests again with the portable code an arm64 Lambda runs (no x86-64 SIMD):"
     cargo test --locked -p eventlake-transform -p eventlake-tests --no-default-features 2>&1 | tee -a target/test-output.log
+    echo "the demo and the wheel engine in the build just demo makes (no DataFusion linked in):"
+    cargo test --locked -p eventlake --no-default-features --test engines 2>&1 | tee -a target/test-output.log
     awk '/^test result:/ { p += $4; f += $6 } END { printf "rust tests: %d passed, %d failed\n", p, f }' target/test-output.log
 
 # CDK app, offline: typecheck, assertion and cdk-nag tests, synth of every stage with the real Rust build, cfn-lint

@@ -16,7 +16,7 @@ use arrow_schema::{DataType, Field, FieldRef, Schema};
 use eventlake_glue_schema::athena::{fill_curated_days, typed_view_in, Dialect};
 use eventlake_glue_schema::{field_drift, Table};
 
-use crate::engine::{Session, SessionOptions};
+use crate::engine::{ParquetTable, Session, SessionOptions};
 use crate::CliError;
 use eventlake_lake::convert::arrow_schema;
 use eventlake_lake::LakeStore;
@@ -95,7 +95,12 @@ pub fn session(tables: &LakeTables, table: &Table) -> Result<Session, CliError> 
     }
     let schema = arrow_schema(table)?;
     session
-        .register_parquet(&table.name, &tables.events, schema, &partition_columns(table))
+        .register_parquet(ParquetTable {
+            name: &table.name,
+            location: &tables.events,
+            schema,
+            partition_cols: &partition_columns(table),
+        })
         .map_err(lake_error)?;
     // The very view Athena gets, from the generated SQL, minus the database qualifier.
     let view = eventlake_glue_schema::athena::events_unique(table).replace(&format!("{}.", table.database), "");
@@ -122,7 +127,12 @@ pub fn register_curated(session: &Session, tables: &LakeTables, table: &Table) -
     let curated_schema = crate::curated::curated_schema(session, table, eventlake_glue_schema::Catalog::embedded())?;
     match &tables.curated {
         Some(curated) => session
-            .register_parquet(&curated_name, curated, curated_schema, &partition_cols)
+            .register_parquet(ParquetTable {
+                name: &curated_name,
+                location: curated,
+                schema: curated_schema,
+                partition_cols: &partition_cols,
+            })
             .map_err(lake_error)?,
         None => {
             let mut fields: Vec<FieldRef> = curated_schema.fields().iter().cloned().collect();

@@ -3,13 +3,13 @@
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
-use arrow_schema::{DataType, SchemaRef};
+use arrow_schema::SchemaRef;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTableUrl};
 use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-use super::{EngineResult, SessionOptions};
+use super::{Backend, Engine, EngineResult, ParquetTable, SessionOptions};
 use crate::CliError;
 
 /// A DataFusion session and the runtime its calls run on.
@@ -36,38 +36,32 @@ impl InProcess {
         crate::sql_functions::register(&ctx);
         Ok(InProcess { runtime, ctx })
     }
+}
 
-    pub(super) fn register_parquet(
-        &self,
-        name: &str,
-        location: &str,
-        schema: SchemaRef,
-        partition_cols: &[(String, DataType)],
-    ) -> EngineResult<()> {
+impl Engine for InProcess {
+    fn register_parquet(&self, table: ParquetTable<'_>) -> EngineResult<()> {
         let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
             .with_file_extension(".parquet")
-            .with_table_partition_cols(partition_cols.to_vec());
-        self.runtime
-            .block_on(
-                self.ctx
-                    .register_listing_table(name, location, options, Some(schema), None),
-            )
-            .map_err(text)
+            .with_table_partition_cols(table.partition_cols.to_vec());
+        let register = self
+            .ctx
+            .register_listing_table(table.name, table.location, options, Some(table.schema), None);
+        self.runtime.block_on(register).map_err(text)
     }
 
-    pub(super) fn register_batch(&self, name: &str, batch: RecordBatch) -> EngineResult<()> {
+    fn register_batch(&self, name: &str, batch: RecordBatch) -> EngineResult<()> {
         self.ctx.register_batch(name, batch).map(drop).map_err(text)
     }
 
-    pub(super) fn deregister(&self, name: &str) -> EngineResult<()> {
+    fn deregister(&self, name: &str) -> EngineResult<()> {
         self.ctx.deregister_table(name).map(drop).map_err(text)
     }
 
-    pub(super) fn execute(&self, sql: &str) -> EngineResult<()> {
+    fn execute(&self, sql: &str) -> EngineResult<()> {
         self.runtime.block_on(self.ctx.sql(sql)).map(drop).map_err(text)
     }
 
-    pub(super) fn query(&self, sql: &str, read_only: bool, max_rows: Option<usize>) -> EngineResult<Vec<RecordBatch>> {
+    fn query(&self, sql: &str, read_only: bool, max_rows: Option<usize>) -> EngineResult<Vec<RecordBatch>> {
         let options = SQLOptions::new()
             .with_allow_ddl(!read_only)
             .with_allow_dml(!read_only)
@@ -82,18 +76,18 @@ impl InProcess {
         })
     }
 
-    pub(super) fn schema(&self, sql: &str) -> EngineResult<SchemaRef> {
+    fn schema(&self, sql: &str) -> EngineResult<SchemaRef> {
         let frame = self.runtime.block_on(self.ctx.sql(sql)).map_err(text)?;
         Ok(Arc::new(frame.schema().as_arrow().clone()))
     }
 
-    pub(super) fn register_object_store(
-        &self,
-        url: &str,
-        store: Arc<dyn object_store::ObjectStore>,
-    ) -> EngineResult<()> {
+    fn register_object_store(&self, url: &str, store: Arc<dyn object_store::ObjectStore>) -> EngineResult<()> {
         let parsed = ListingTableUrl::parse(url).map_err(text)?;
         self.ctx.register_object_store(parsed.object_store().as_ref(), store);
         Ok(())
+    }
+
+    fn backend(&self) -> Backend {
+        Backend::InProcess
     }
 }

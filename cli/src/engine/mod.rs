@@ -89,26 +89,71 @@ pub struct SessionOptions {
     pub memory_mb: Option<usize>,
 }
 
-/// One engine session.
+/// A table of Parquet files (`.parquet`) under `location` (a directory path ending in `/`, or
+/// an `s3://` URL), of `schema`, with hive partition folders `partition_cols` (read from the
+/// paths, appended after the schema's columns).
+pub struct ParquetTable<'a> {
+    /// The table's name in the session.
+    pub name: &'a str,
+    /// Where its files are.
+    pub location: &'a str,
+    /// Its columns, without the partition columns.
+    pub schema: SchemaRef,
+    /// The partition columns, in folder order.
+    pub partition_cols: &'a [(String, DataType)],
+}
+
+/// What an engine does: tables and views registered by name, then statements. Engine
+/// errors are the engine's own text.
+pub trait Engine {
+    /// Registers `table`.
+    fn register_parquet(&self, table: ParquetTable<'_>) -> EngineResult<()>;
+
+    /// Registers `batch` as table `name`.
+    fn register_batch(&self, name: &str, batch: RecordBatch) -> EngineResult<()>;
+
+    /// Removes table `name`, if registered.
+    fn deregister(&self, name: &str) -> EngineResult<()>;
+
+    /// Runs a statement that changes the session (`CREATE VIEW …`).
+    fn execute(&self, sql: &str) -> EngineResult<()>;
+
+    /// Runs query `sql` and returns its batches: at most `max_rows` rows if given. With
+    /// `read_only`, statements that write or change the catalog are refused.
+    fn query(&self, sql: &str, read_only: bool, max_rows: Option<usize>) -> EngineResult<Vec<RecordBatch>>;
+
+    /// The schema of query `sql`'s result, planned, not run.
+    fn schema(&self, sql: &str) -> EngineResult<SchemaRef>;
+
+    /// Registers an S3 bucket's store (`s3://bucket/`) for the tables under it. Only the
+    /// in-process engine reads S3; the wheel engine reads local lakes.
+    fn register_object_store(&self, url: &str, store: Arc<dyn object_store::ObjectStore>) -> EngineResult<()> {
+        drop(store);
+        Err(s3_needs_in_process(url))
+    }
+
+    /// Which engine this is.
+    fn backend(&self) -> Backend;
+}
+
+/// The error for an S3 lake given to the wheel engine.
+fn s3_needs_in_process(url: &str) -> String {
+    format!(
+        "{url}: the wheel engine reads local lakes only; an S3 lake needs eventlake built with the feature `engine` (the default)"
+    )
+}
+
+/// One engine session, of the engine [`Backend::chosen`] picks; its calls are [`Engine`]'s.
 pub struct Session {
-    inner: Inner,
+    engine: Box<dyn Engine>,
 }
 
-enum Inner {
-    #[cfg(feature = "engine")]
-    InProcess(in_process::InProcess),
-    Wheel(wheel::Wheel),
-}
+impl std::ops::Deref for Session {
+    type Target = dyn Engine;
 
-/// Calls `$method` on whichever engine the session runs.
-macro_rules! each_engine {
-    ($self:ident, $engine:ident => $call:expr) => {
-        match &$self.inner {
-            #[cfg(feature = "engine")]
-            Inner::InProcess($engine) => $call,
-            Inner::Wheel($engine) => $call,
-        }
-    };
+    fn deref(&self) -> &Self::Target {
+        self.engine.as_ref()
+    }
 }
 
 impl Session {
@@ -119,76 +164,13 @@ impl Session {
 
     /// A session of `backend`, with [`crate::sql_functions`] registered.
     pub fn with_backend(backend: Backend, options: &SessionOptions) -> Result<Session, CliError> {
-        let inner = match backend {
+        let engine: Box<dyn Engine> = match backend {
             #[cfg(feature = "engine")]
-            Backend::InProcess => Inner::InProcess(in_process::InProcess::new(options)?),
+            Backend::InProcess => Box::new(in_process::InProcess::new(options)?),
             #[cfg(not(feature = "engine"))]
             Backend::InProcess => unreachable!("Backend::chosen refuses in-process without the feature"),
-            Backend::Wheel => Inner::Wheel(wheel::Wheel::start(options)?),
+            Backend::Wheel => Box::new(wheel::Wheel::start(options)?),
         };
-        Ok(Session { inner })
-    }
-
-    /// Which engine this session runs.
-    pub fn backend(&self) -> Backend {
-        match &self.inner {
-            #[cfg(feature = "engine")]
-            Inner::InProcess(_) => Backend::InProcess,
-            Inner::Wheel(_) => Backend::Wheel,
-        }
-    }
-
-    /// Registers the Parquet files (`.parquet`) under `location` (a directory path ending in
-    /// `/`, or an `s3://` URL) as table `name` of `schema`, with hive partition folders
-    /// `partition_cols` (read from the paths, appended after the schema's columns).
-    pub fn register_parquet(
-        &self,
-        name: &str,
-        location: &str,
-        schema: SchemaRef,
-        partition_cols: &[(String, DataType)],
-    ) -> EngineResult<()> {
-        each_engine!(self, e => e.register_parquet(name, location, schema, partition_cols))
-    }
-
-    /// Registers `batch` as table `name`.
-    pub fn register_batch(&self, name: &str, batch: RecordBatch) -> EngineResult<()> {
-        each_engine!(self, e => e.register_batch(name, batch))
-    }
-
-    /// Removes table `name`, if registered.
-    pub fn deregister(&self, name: &str) -> EngineResult<()> {
-        each_engine!(self, e => e.deregister(name))
-    }
-
-    /// Runs a statement that changes the session (`CREATE VIEW …`).
-    pub fn execute(&self, sql: &str) -> EngineResult<()> {
-        each_engine!(self, e => e.execute(sql))
-    }
-
-    /// Runs query `sql` and returns its batches: at most `max_rows` rows if given. With
-    /// `read_only`, statements that write or change the catalog are refused.
-    pub fn query(&self, sql: &str, read_only: bool, max_rows: Option<usize>) -> EngineResult<Vec<RecordBatch>> {
-        each_engine!(self, e => e.query(sql, read_only, max_rows))
-    }
-
-    /// The schema of query `sql`'s result, planned, not run.
-    pub fn schema(&self, sql: &str) -> EngineResult<SchemaRef> {
-        each_engine!(self, e => e.schema(sql))
-    }
-
-    /// Registers an S3 bucket's store (`s3://bucket/`) for the tables under it: the
-    /// in-process engine only (the wheel engine reads local lakes).
-    pub fn register_object_store(&self, url: &str, store: Arc<dyn object_store::ObjectStore>) -> EngineResult<()> {
-        match &self.inner {
-            #[cfg(feature = "engine")]
-            Inner::InProcess(e) => e.register_object_store(url, store),
-            Inner::Wheel(_) => {
-                drop(store);
-                Err(format!(
-                    "{url}: the wheel engine reads local lakes only; an S3 lake needs eventlake built with the feature `engine` (the default)"
-                ))
-            }
-        }
+        Ok(Session { engine })
     }
 }

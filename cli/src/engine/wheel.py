@@ -147,11 +147,12 @@ def run(ctx, command):
 
 
 def main():
-    # The memory pool, in MiB (argv[1]; "" for none).
+    # argv[1]: the memory pool in MiB ("" for none); argv[2]: rows per batch.
+    memory_mb, batch_rows = sys.argv[1], int(sys.argv[2])
     runtime = RuntimeEnvBuilder()
-    if len(sys.argv) > 1 and sys.argv[1]:
-        runtime = runtime.with_fair_spill_pool(int(sys.argv[1]) << 20)
-    ctx = SessionContext(SessionConfig(), runtime)
+    if memory_mb:
+        runtime = runtime.with_fair_spill_pool(int(memory_mb) << 20)
+    ctx = SessionContext(SessionConfig().with_batch_size(batch_rows), runtime)
     # Ready: the first frame eventlake reads.
     with LOCK:
         write_frame(b"O", b"")
