@@ -100,7 +100,7 @@ demo events="1000000" lake="demo-lake": wheel-engine
     set -euo pipefail
     if [ ! -x target/release/eventlake ]; then
       echo "demo: first build of the eventlake command (release; the SQL engine comes prebuilt from PyPI, so DataFusion is not compiled)."
-      echo "demo: measured on a fresh clone of a 2-core machine: about 6 minutes, downloads included (docs/performance.md#first-build); later runs start in seconds."
+      echo "demo: measured on a fresh clone of a 2-core machine: about 5 minutes, downloads included (docs/performance.md#first-build); later runs start in seconds."
     fi
     cargo build --locked --release -p eventlake --no-default-features
     target/release/eventlake demo --events {{events}} --lake {{lake}}
@@ -109,7 +109,7 @@ demo events="1000000" lake="demo-lake": wheel-engine
 # cli/src/engine/requirements.txt): what `eventlake query` runs on in a build without the
 # feature `engine`, as `just demo`'s is
 wheel-engine:
-    pip install --quiet --disable-pip-version-check -r cli/src/engine/requirements.txt
+    python3 -m pip install --quiet --disable-pip-version-check -r cli/src/engine/requirements.txt
 
 # SQL over the local lake, e.g. just query "SELECT count(*) FROM events_unique"
 query sql lake="demo-lake":

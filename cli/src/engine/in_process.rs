@@ -9,7 +9,7 @@ use datafusion::datasource::listing::{ListingOptions, ListingTableUrl};
 use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-use super::{Backend, Engine, EngineResult, ParquetTable, SessionOptions};
+use super::{Engine, EngineResult, ParquetTable, SessionOptions};
 use crate::CliError;
 
 /// A DataFusion session and the runtime its calls run on.
@@ -85,9 +85,5 @@ impl Engine for InProcess {
         let parsed = ListingTableUrl::parse(url).map_err(text)?;
         self.ctx.register_object_store(parsed.object_store().as_ref(), store);
         Ok(())
-    }
-
-    fn backend(&self) -> Backend {
-        Backend::InProcess
     }
 }

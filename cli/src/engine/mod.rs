@@ -131,9 +131,6 @@ pub trait Engine {
         drop(store);
         Err(s3_needs_in_process(url))
     }
-
-    /// Which engine this is.
-    fn backend(&self) -> Backend;
 }
 
 /// The error for an S3 lake given to the wheel engine.

@@ -14,8 +14,7 @@ use arrow_ipc::writer::StreamWriter;
 use arrow_schema::{Field, Schema, SchemaRef};
 
 use super::{
-    pinned_version, s3_needs_in_process, wheel_pins, Backend, Engine, EngineResult, ParquetTable, SessionOptions,
-    PYTHON_VAR,
+    pinned_version, s3_needs_in_process, wheel_pins, Engine, EngineResult, ParquetTable, SessionOptions, PYTHON_VAR,
 };
 use crate::sql_functions::Function;
 use crate::CliError;
@@ -283,10 +282,6 @@ impl Engine for Wheel {
     fn schema(&self, sql: &str) -> EngineResult<SchemaRef> {
         let answer = self.call(serde_json::json!({"op": "schema", "sql": sql}), None)?;
         Ok(self.arrow(answer)?.0)
-    }
-
-    fn backend(&self) -> Backend {
-        Backend::Wheel
     }
 }
 
