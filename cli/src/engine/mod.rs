@@ -156,12 +156,7 @@ impl std::ops::Deref for Session {
 impl Session {
     /// A session of the [`Backend::chosen`] engine, with [`crate::sql_functions`] registered.
     pub fn new(options: &SessionOptions) -> Result<Session, CliError> {
-        Session::with_backend(Backend::chosen()?, options)
-    }
-
-    /// A session of `backend`, with [`crate::sql_functions`] registered.
-    pub fn with_backend(backend: Backend, options: &SessionOptions) -> Result<Session, CliError> {
-        let engine: Box<dyn Engine> = match backend {
+        let engine: Box<dyn Engine> = match Backend::chosen()? {
             #[cfg(feature = "engine")]
             Backend::InProcess => Box::new(in_process::InProcess::new(options)?),
             #[cfg(not(feature = "engine"))]

@@ -78,7 +78,7 @@ def read_arrow():
     return pa.ipc.open_stream(payload)
 
 
-def function(name, returns):
+def function(name):
     def call(*args):
         names = [f"a{i}" for i in range(len(args))]
         batch = pa.RecordBatch.from_arrays(list(args), names=names)
@@ -97,11 +97,7 @@ def function(name, returns):
 
 
 def engine_text(e):
-    text = str(e)
-    for prefix in ("DataFusion error: ",):
-        if text.startswith(prefix):
-            text = text[len(prefix):]
-    return text
+    return str(e).removeprefix("DataFusion error: ")
 
 
 def run(ctx, command):
@@ -110,7 +106,7 @@ def run(ctx, command):
         schema = read_arrow().schema
         args = [f.type for f in schema][:-1]
         returns = schema.field("returns").type
-        ctx.register_udf(udf(function(command["name"], returns), args, returns, "immutable", name=command["name"]))
+        ctx.register_udf(udf(function(command["name"]), args, returns, "immutable", name=command["name"]))
     elif op == "parquet":
         schema = read_arrow().schema
         partitions = set(command["partition_cols"])
